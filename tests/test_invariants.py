@@ -1,0 +1,108 @@
+"""Invariants held by every registered model: one IR, three views that agree.
+
+For each model at a small and at its default resolution: params == sum(numel) of the
+built module; MACs == FlopCounterMode FLOPs / 2 per module (meta device); fvcore counts
+per module == our fvcore-convention counts (real small input); graph totals == table
+totals at every level; a real forward gives the analysed output shape.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import archlib
+from archlib import registry
+from archlib.analysis import COUNTS
+from archlib.crosscheck import compare, flopcounter_macs, fvcore_counts, prefix_sums
+from archlib.blockgraph import collapse, graph_totals, op_graph
+from archlib.torchmodel import build_module
+from conftest import HUGE_PARAMS, MODELS, small_config
+
+
+def _meta_params(ir) -> tuple[int, int]:
+    with torch.device("meta"):
+        m = build_module(ir)
+    return sum(p.numel() for p in m.parameters()), sum(b.numel() for b in m.buffers())
+
+
+def check_counts_meta(name: str, **knobs) -> None:
+    """Params, buffers and per-module MACs against the module on meta tensors."""
+    a = archlib.analyze(name, **knobs)
+    t = a.totals()
+    assert _meta_params(a.ir) == (t["params"], t["buffers"])
+    ours = prefix_sums({r.name: r.cost.macs for r in a.rows})
+    bad = [r for r in compare(ours, flopcounter_macs(a.ir)) if r["diff"]]
+    assert not bad, f"{name} {knobs}: MACs differ from FlopCounterMode: {bad[:5]}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_counts_match_flopcounter_default(name):
+    check_counts_meta(name)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_fvcore_forward_and_shape_small(name):
+    """fvcore per module and a real forward on a small input."""
+    knobs = small_config(name)
+    a = archlib.analyze(name, **knobs)
+    if a.totals()["params"] > HUGE_PARAMS:
+        pytest.skip("covered on meta tensors; too large to build for real on every run")
+    model = archlib.build(name, **knobs).eval()
+    assert sum(p.numel() for p in model.parameters()) == a.totals()["params"]
+    with torch.no_grad():
+        y = model(torch.randn(2, *a.input_shape))
+    assert tuple(y.shape) == (2, *a.output_shape)
+    assert torch.isfinite(y).all()
+    by_module, by_mo = fvcore_counts(a.ir, model=model)
+    ours = prefix_sums({r.name: r.cost.fvcore for r in a.rows})
+    bad = [r for r in compare(ours, by_module) if r["diff"]]
+    assert not bad, f"{name}: fvcore convention differs: {bad[:5]}"
+    assert {k: v for k, v in by_mo.items() if v} == {k: v for k, v in a.by_module_and_operator().items() if v}
+    check_counts_meta(name, **knobs)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_graph_totals_every_level(name):
+    a = archlib.analyze(name)
+    g = op_graph(a)
+    import networkx as nx
+
+    assert nx.is_directed_acyclic_graph(g)
+    totals = a.totals()
+    assert graph_totals(g) == totals
+    for level in ("unit", "block", "stage"):
+        c = collapse(g, level)
+        assert nx.is_directed_acyclic_graph(c), level
+        assert graph_totals(c) == totals, level
+        assert sum(d["ops"] for _, d in c.nodes(data=True)) == len(a.rows)
+    # table group sums agree with the graph's collapsed nodes
+    blocks = dict(a.by_group("block"))
+    c = collapse(g, "block")
+    for key, sums in blocks.items():
+        assert all(c.nodes[key][k] == sums[k] for k in COUNTS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_analysis_is_consistent(name):
+    a = archlib.analyze(name)
+    t = a.totals()
+    assert t["flops"] == 2 * t["macs"]
+    assert sum(r.cost.macs for r in a.rows) == t["macs"]
+    assert sum(v["macs"] for v in a.by_operator().values()) == t["macs"]
+    assert sum(v["params"] for _, v in a.by_group("stage")) == t["params"]
+    names = [r.name for r in a.rows]
+    assert len(names) == len(set(names))
+    mem = a.memory(batch=2)
+    assert mem["inference_total"] >= mem["weights"] > 0
+    assert mem["training_total"] > mem["inference_total"]
+    assert math.prod(a.output_shape) >= 1
+
+
+def test_registry_rejects_duplicates_and_unknown():
+    entry = registry.get("lenet")
+    with pytest.raises(ValueError):
+        registry.register(entry.family, "lenet")
+    with pytest.raises(archlib.ArchlibError, match="known models"):
+        registry.get("no_such_net")
