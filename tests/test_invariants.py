@@ -106,3 +106,43 @@ def test_registry_rejects_duplicates_and_unknown():
         registry.register(entry.family, "lenet")
     with pytest.raises(archlib.ArchlibError, match="known models"):
         registry.get("no_such_net")
+
+
+def _knob_strategy(knob):
+    from hypothesis import strategies as st
+
+    if knob.kind == "choice":
+        return st.sampled_from(knob.choices)
+    if knob.kind == "bool":
+        return st.booleans()
+    hi = knob.hi
+    if knob.name == "resolution":
+        hi = min(hi, max(knob.lo, 160))  # keep the real work small
+    if knob.name == "num_classes":
+        hi = min(hi, 2000)
+    if knob.kind == "int":
+        return st.integers(int(knob.lo), int(hi))
+    return st.floats(knob.lo, hi, allow_nan=False).map(lambda v: round(v, 3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODELS)
+def test_random_configs_agree_with_counters(name):
+    """Random knob values (hypothesis): either a clear ArchlibError or exact agreement on meta."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    knobs = registry.get(name).knobs
+    strat = st.fixed_dictionaries({k.name: _knob_strategy(k) for k in knobs})
+
+    @settings(max_examples=4, deadline=None)
+    @given(strat)
+    def check(cfg):
+        try:
+            archlib.analyze(name, **cfg)
+        except archlib.ArchlibError as e:
+            assert "=" in str(e) or "allowed" in str(e)
+            return
+        check_counts_meta(name, **cfg)
+
+    check()

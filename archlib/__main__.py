@@ -1,0 +1,5 @@
+import sys
+
+from archlib.cli import main
+
+sys.exit(main())

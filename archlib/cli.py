@@ -1,0 +1,131 @@
+"""Command line: `python -m archlib list|knobs|summary|graph ...`.
+
+Knobs are given as `--NAME VALUE` (or `--NAME=VALUE`) after the model name and are
+validated by the model's knob schema. Bad input prints one line and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from archlib import api, registry
+from archlib.analysis import Analysis, human
+from archlib.errors import ArchlibError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m archlib", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ls = sub.add_parser("list", help="registered models")
+    ls.add_argument("--json", action="store_true")
+    kn = sub.add_parser("knobs", help="a model's knobs: type, range, default, help")
+    kn.add_argument("model")
+    kn.add_argument("--json", action="store_true")
+    sm = sub.add_parser("summary", help="per-layer table and totals (extra --KNOB VALUE pairs)")
+    sm.add_argument("model")
+    sm.add_argument("--json", action="store_true")
+    sm.add_argument("--level", default="op", help="op (default), unit, block or stage")
+    gr = sub.add_parser("graph", help="the block graph as DOT or SVG (extra --KNOB VALUE pairs)")
+    gr.add_argument("model")
+    gr.add_argument("--format", choices=("dot", "svg"), default="dot")
+    gr.add_argument("--level", default="block", help="op, unit, block (default) or stage")
+    gr.add_argument("--color-by", default="macs", help="macs, params, activations or elementwise")
+    gr.add_argument("-o", "--output", help="write to this file instead of standard output")
+    return p
+
+
+def parse_knob_args(extra: Sequence[str]) -> dict[str, str]:
+    """`--name value` / `--name=value` pairs -> {name: value} (strings; the schema parses them)."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(extra):
+        tok = extra[i]
+        if not tok.startswith("--") or len(tok) < 3:
+            raise ArchlibError(f"unexpected argument {tok!r}: knobs are given as --NAME VALUE.")
+        if "=" in tok:
+            name, value = tok[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(extra):
+                raise ArchlibError(f"knob {tok} has no value: give it as {tok} VALUE.")
+            name, value = tok[2:], extra[i + 1]
+            i += 2
+        out[name.replace("-", "_")] = value
+    return out
+
+
+def _cmd_list(args: argparse.Namespace) -> str:
+    rows = [{"model": e.name, "family": e.family.name, "paper": e.family.paper,
+             "description": e.description} for e in registry.entries()]
+    if args.json:
+        return json.dumps(rows, indent=2)
+    width = max(len(r["model"]) for r in rows)
+    return "\n".join(f"{r['model']:<{width}}  {r['family']:<16} {r['description']}" for r in rows)
+
+
+def _cmd_knobs(args: argparse.Namespace) -> str:
+    knobs = registry.get(args.model).knobs
+    if args.json:
+        return json.dumps([{"name": k.name, "type": k.kind, "default": k.default, "range": k.describe_range(),
+                            "help": k.help} for k in knobs], indent=2)
+    return "\n".join(f"--{k.name:<18} {k.describe_range():<36} default {k.default!s:<8} {k.help}" for k in knobs)
+
+
+def format_table(a: Analysis, level: str = "op") -> str:
+    """A torchinfo-like text table with human units, then the totals."""
+    head = f"{'name':<34} {'op':<18} {'output':<16} {'params':>9} {'MACs':>9} {'acts':>9}"
+    lines = [f"{a.model}  {a.config}", head, "-" * len(head)]
+    if level == "op":
+        items = [(r.name, r.op, r.out_shape, r.cost.params, r.cost.macs, r.cost.activations) for r in a.rows]
+    else:
+        items = [(k, "", "", v["params"], v["macs"], v["activations"]) for k, v in a.by_group(level)]
+    for name, op, shape, params, macs, acts in items:
+        shp = "x".join(map(str, shape))
+        lines.append(f"{name[:34]:<34} {op:<18} {shp:<16} {human(params):>9} {human(macs):>9} {human(acts):>9}")
+    t = a.totals()
+    lines += ["-" * len(head),
+              f"input {'x'.join(map(str, a.input_shape))}  output {'x'.join(map(str, a.output_shape))}",
+              f"params      {t['params']:>16,}  ({human(t['params'])}; buffers {t['buffers']:,})",
+              f"MACs        {t['macs']:>16,}  ({human(t['macs'])}; FLOPs = 2 x MACs = {human(t['flops'])})",
+              f"activations {t['activations']:>16,}  (outputs of conv/linear/matmul)",
+              f"elementwise {t['elementwise']:>16,}  (BN, activations, adds, pooling; not in MACs)"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, extra = _parser().parse_known_args(argv)
+    try:
+        if args.cmd in ("list", "knobs") and extra:
+            raise ArchlibError(f"unexpected argument {extra[0]!r} for {args.cmd}.")
+        if args.cmd == "list":
+            out = _cmd_list(args)
+        elif args.cmd == "knobs":
+            out = _cmd_knobs(args)
+        elif args.cmd == "summary":
+            a = api.analyze(args.model, **parse_knob_args(extra))
+            out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
+        else:
+            out = _cmd_graph(args, parse_knob_args(extra))
+    except ArchlibError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if out is not None:
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return 0
+
+
+def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
+    from archlib.blockgraph import to_dot, to_svg
+
+    dot = to_dot(api.graph(args.model, level=args.level, **knobs), color_by=args.color_by)
+    if args.format == "dot":
+        data = dot.encode()
+    else:
+        data = to_svg(dot)
+    if args.output:
+        with open(args.output, "wb") as f:
+            f.write(data)
+        return None
+    return data.decode()

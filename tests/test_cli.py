@@ -1,0 +1,64 @@
+"""The CLI: list, knobs, summary (text and JSON), graph; bad input exits 2 with one line."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import archlib
+from archlib.cli import main
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archlib", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_list_json_names_every_model(capsys):
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == archlib.list_models()
+
+
+def test_summary_json_matches_analyze(capsys):
+    assert main(["summary", "mobilenet_v2", "--width", "0.5", "--resolution=160", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    a = archlib.analyze("mobilenet_v2", width=0.5, resolution=160)
+    assert out["model"] == "mobilenet_v2"
+    assert out["config"]["width"] == 0.5 and out["config"]["resolution"] == 160
+    t = a.totals()
+    assert {k: out["totals"][k] for k in ("params", "macs", "flops", "activations")} == \
+        {k: t[k] for k in ("params", "macs", "flops", "activations")}
+    assert len(out["layers"]) == len(a.rows)
+    first = out["layers"][0]
+    assert {"name", "op", "in_shape", "out_shape", "params", "macs", "activations"} <= set(first)
+    assert sum(layer["macs"] for layer in out["layers"]) == t["macs"]
+
+
+def test_summary_text_has_totals(capsys):
+    assert main(["summary", "lenet"]) == 0
+    out = capsys.readouterr().out
+    assert "274,656" in out and "fc3" in out
+
+
+@pytest.mark.parametrize("fmt,marker", [("dot", "digraph"), ("svg", "<svg")])
+def test_graph_formats(capsys, fmt, marker):
+    assert main(["graph", "mobilenet_v2", "--format", fmt, "--level", "stage"]) == 0
+    assert marker in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["summary", "no_such_model"], "unknown model 'no_such_model'"),
+    (["summary", "mobilenet_v2", "--width", "9"], "width must be a number in [0.1, 3]"),
+    (["summary", "mobilenet_v2", "--width", "abc"], "width='abc'"),
+    (["summary", "mobilenet_v2", "--bogus", "1"], "unknown knob 'bogus'"),
+    (["summary", "mobilenet_v2", "--width"], "has no value"),
+    (["graph", "mobilenet_v2", "--level", "galaxy"], "level='galaxy'"),
+    (["summary", "mobilenet_v2", "--resolution", "1e9"], "resolution must be an integer in [32, 1024]"),
+])
+def test_bad_input_exits_2_without_traceback(args, needle):
+    p = run(args)
+    assert p.returncode == 2
+    assert needle in p.stderr
+    assert "Traceback" not in p.stderr
