@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from archlib.ir import Op
 
@@ -56,8 +57,14 @@ class OpCost:
         return 2 * self.macs
 
 
+#: cost functions of op kinds defined outside this module (e.g. archlib.attention)
+EXTRA_COSTS: dict[str, Callable[[Op], "OpCost"]] = {}
+
+
 def op_cost(op: Op) -> OpCost:
     """The analytic cost of `op` (no tensor is allocated)."""
+    if op.kind in EXTRA_COSTS:
+        return EXTRA_COSTS[op.kind](op)
     a = op.attrs
     out = math.prod(op.out_shape)
     kind = op.kind

@@ -95,7 +95,8 @@ class IRBuilder:
     def shape(self, value: str) -> Shape:
         return self._shapes[value]
 
-    def _emit(self, local: str, kind: str, inputs: Sequence[str], out_shape: Shape, **attrs: Any) -> str:
+    def emit(self, local: str, kind: str, inputs: Sequence[str], out_shape: Shape, **attrs: Any) -> str:
+        """Append an op of any registered kind (modules adding op kinds use this)."""
         name = ".".join([*self._scope, local])
         if name in self._shapes:
             raise ValueError(f"duplicate op name {name!r}")
@@ -125,32 +126,32 @@ class IRBuilder:
             raise ArchlibError(f"conv {name}: channels {c}->{out_ch} are not divisible by groups={groups}.")
         oh = pool_out(h, kh, sh, ph, False, dilation)
         ow = pool_out(w, kw, sw, pw, False, dilation)
-        return self._emit(name, "conv2d", [x], (out_ch, oh, ow), in_ch=c, out_ch=out_ch,
+        return self.emit(name, "conv2d", [x], (out_ch, oh, ow), in_ch=c, out_ch=out_ch,
                           kernel=(kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=dilation,
                           groups=groups, bias=bias)
 
     def bn(self, name: str, x: str, *, eps: float = 1e-5, momentum: float = 0.1) -> str:
-        return self._emit(name, "bn2d", [x], self._shapes[x], channels=self._shapes[x][0],
+        return self.emit(name, "bn2d", [x], self._shapes[x], channels=self._shapes[x][0],
                           eps=eps, momentum=momentum)
 
     def layernorm(self, name: str, x: str, *, eps: float = 1e-6) -> str:
-        return self._emit(name, "layernorm", [x], self._shapes[x], dim=self._shapes[x][-1], eps=eps)
+        return self.emit(name, "layernorm", [x], self._shapes[x], dim=self._shapes[x][-1], eps=eps)
 
     def act(self, name: str, x: str, fn: str) -> str:
         if fn not in ACTIVATIONS:
             raise ValueError(f"unknown activation {fn!r}")
-        return self._emit(name, "act", [x], self._shapes[x], fn=fn)
+        return self.emit(name, "act", [x], self._shapes[x], fn=fn)
 
     def linear(self, name: str, x: str, out_f: int, *, bias: bool = True) -> str:
         shp = self._shapes[x]
-        return self._emit(name, "linear", [x], (*shp[:-1], out_f), in_f=shp[-1], out_f=out_f, bias=bias)
+        return self.emit(name, "linear", [x], (*shp[:-1], out_f), in_f=shp[-1], out_f=out_f, bias=bias)
 
     def _pool(self, kind: str, name: str, x: str, k: int, stride: int | None, padding: int,
               ceil_mode: bool) -> str:
         c, h, w = self._shapes[x]
         s = k if stride is None else stride
         out = (c, pool_out(h, k, s, padding, ceil_mode), pool_out(w, k, s, padding, ceil_mode))
-        return self._emit(name, kind, [x], out, kernel=k, stride=s, padding=padding, ceil_mode=ceil_mode)
+        return self.emit(name, kind, [x], out, kernel=k, stride=s, padding=padding, ceil_mode=ceil_mode)
 
     def maxpool(self, name: str, x: str, k: int, *, stride: int | None = None, padding: int = 0,
                 ceil_mode: bool = False) -> str:
@@ -162,35 +163,35 @@ class IRBuilder:
 
     def adaptive_avgpool(self, name: str, x: str, out: int | Sequence[int] = 1) -> str:
         oh, ow = _pair(out)
-        return self._emit(name, "adaptive_avgpool2d", [x], (self._shapes[x][0], oh, ow), out=(oh, ow))
+        return self.emit(name, "adaptive_avgpool2d", [x], (self._shapes[x][0], oh, ow), out=(oh, ow))
 
     def flatten(self, name: str, x: str) -> str:
-        return self._emit(name, "flatten", [x], (numel(self._shapes[x]),))
+        return self.emit(name, "flatten", [x], (numel(self._shapes[x]),))
 
     def dropout(self, name: str, x: str, p: float) -> str:
-        return self._emit(name, "dropout", [x], self._shapes[x], p=p)
+        return self.emit(name, "dropout", [x], self._shapes[x], p=p)
 
     def add(self, name: str, a: str, b: str) -> str:
         if self._shapes[a] != self._shapes[b]:
             raise ValueError(f"add {name}: shapes {self._shapes[a]} and {self._shapes[b]} differ")
-        return self._emit(name, "add", [a, b], self._shapes[a])
+        return self.emit(name, "add", [a, b], self._shapes[a])
 
     def mul(self, name: str, x: str, scale: str) -> str:
         """x * scale, where scale broadcasts (SE: (C,1,1) against (C,H,W))."""
-        return self._emit(name, "mul", [x, scale], self._shapes[x])
+        return self.emit(name, "mul", [x, scale], self._shapes[x])
 
     def concat(self, name: str, xs: Sequence[str]) -> str:
         shapes = [self._shapes[x] for x in xs]
         if any(s[1:] != shapes[0][1:] for s in shapes):
             raise ValueError(f"concat {name}: spatial shapes differ: {shapes}")
-        return self._emit(name, "concat", xs, (sum(s[0] for s in shapes), *shapes[0][1:]))
+        return self.emit(name, "concat", xs, (sum(s[0] for s in shapes), *shapes[0][1:]))
 
     def channel_shuffle(self, name: str, x: str, groups: int) -> str:
-        return self._emit(name, "channel_shuffle", [x], self._shapes[x], groups=groups)
+        return self.emit(name, "channel_shuffle", [x], self._shapes[x], groups=groups)
 
     def channel_slice(self, name: str, x: str, start: int, stop: int) -> str:
         c, *rest = self._shapes[x]
-        return self._emit(name, "slice", [x], (stop - start, *rest), start=start, stop=stop)
+        return self.emit(name, "slice", [x], (stop - start, *rest), start=start, stop=stop)
 
     # -- common compositions ------------------------------------------------
     def conv_bn_act(self, name: str, x: str, out_ch: int, k: int, *, stride: int = 1, groups: int = 1,
