@@ -1,0 +1,126 @@
+"""EfficientNet (Tan & Le 2019): MBConv with squeeze-and-excitation, scaled by one compound coefficient.
+
+Rows are the paper's Table 1 (EfficientNet-B0). Blocks: 1x1 expand (skipped when t = 1),
+kxk depthwise, SE (squeeze = max(1, block input channels // 4), SiLU, sigmoid gate),
+linear 1x1 projection, residual when shape is kept; SiLU everywhere, BN eps 1e-3.
+
+Knob semantics (one rule, no sentinels): `width`, `depth` and `resolution` are the
+network at phi = 0, and phi scales all three at once by the paper's compound rule:
+
+    effective depth      = depth * alpha^phi      (layers per stage: ceil(n * depth))
+    effective width      = width * beta^phi       (channels: make_divisible(c * width, 8))
+    effective resolution = round(resolution * gamma^phi)
+
+So with the defaults (width 1, depth 1, resolution 224) phi alone is the paper's compound
+scaling of B0. The official B1-B7 coefficients are not exactly the formula, so the presets
+fix phi = 0 and set width/depth/resolution/dropout to the official values; turning phi on a
+preset scales that preset further.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from archlib.errors import ArchlibError
+from archlib.ir import IR, IRBuilder
+from archlib.knobs import Knob, depth, num_classes, resolution, width
+from archlib.registry import Family, register
+from archlib.scaling import compound, make_divisible, round_repeats
+
+BN_EPS = 1e-3
+#: effective multipliers past these are refused (phi can compound a knob far out of range)
+MAX_WIDTH, MAX_DEPTH, MAX_RESOLUTION = 8.0, 8.0, 2048
+
+
+@dataclass(frozen=True)
+class Row:
+    t: int  # expansion ratio of the MBConv
+    k: int  # depthwise kernel size
+    s: int  # stride of the first layer
+    c: int  # output channels
+    n: int  # layers
+
+
+# Table 1 of the paper (EfficientNet-B0 baseline); stage 1 (stem) and stage 9 (head) are below
+STEM = 32
+TABLE = (Row(1, 3, 1, 16, 1), Row(6, 3, 2, 24, 2), Row(6, 5, 2, 40, 2), Row(6, 3, 2, 80, 3),
+         Row(6, 5, 1, 112, 3), Row(6, 5, 2, 192, 4), Row(6, 3, 1, 320, 1))
+HEAD = 1280
+
+
+def mbconv(b: IRBuilder, x: str, out_ch: int, t: float, k: int, stride: int, *, eps: float = BN_EPS) -> str:
+    """1x1 expand (if it widens) -> kxk depthwise -> SE -> linear 1x1 projection (+ residual)."""
+    in_ch = b.shape(x)[0]
+    hidden = make_divisible(in_ch * t)
+    y = b.conv_bn_act("expand", x, hidden, 1, act="silu", eps=eps) if hidden != in_ch else x
+    y = b.conv_bn_act("dw", y, hidden, k, stride=stride, groups=hidden, act="silu", eps=eps)
+    y = b.squeeze_excite("se", y, max(1, in_ch // 4), act="silu")
+    y = b.conv_bn_act("project", y, out_ch, 1, act=None, eps=eps)
+    return b.add("add", x, y) if stride == 1 and in_ch == out_ch else y
+
+
+def classifier(b: IRBuilder, x: str, head_ch: int, dropout: float, classes: int, *, eps: float = BN_EPS) -> str:
+    """The head: 1x1 conv -> BN -> SiLU, global pool, dropout, fully connected."""
+    with b.scope("head"):
+        x = b.conv_bn_act("conv", x, head_ch, 1, act="silu", eps=eps)
+        x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))
+        x = b.dropout("dropout", x, dropout)
+        return b.linear("fc", x, classes)
+
+
+def effective(cfg: Mapping[str, Any]) -> tuple[float, float, int]:
+    """(width, depth, resolution) after compound scaling by phi; out-of-range results raise."""
+    d_mul, w_mul, r_mul = compound(cfg["phi"], cfg["alpha"], cfg["beta"], cfg["gamma"])
+    w, d = cfg["width"] * w_mul, cfg["depth"] * d_mul
+    r = math.floor(cfg["resolution"] * r_mul + 0.5)
+    for name, coef, base, value, hi in (("width", "beta", cfg["width"], w, MAX_WIDTH),
+                                        ("depth", "alpha", cfg["depth"], d, MAX_DEPTH),
+                                        ("resolution", "gamma", cfg["resolution"], r, MAX_RESOLUTION)):
+        if value > hi:
+            raise ArchlibError(
+                f"phi={cfg['phi']:g} with {coef}={cfg[coef]:g} gives an effective {name} of {value:.4g} "
+                f"(= {base:g} x {coef}^phi); the effective {name} must be at most {hi:g}.")
+    return w, d, r
+
+
+def lower(cfg: Mapping[str, Any]) -> IR:
+    w, d, res = effective(cfg)
+    b = IRBuilder((3, res, res))
+    x = b.conv_bn_act("stem", b.input, make_divisible(STEM * w), 3, stride=2, act="silu", eps=BN_EPS)
+    for i, row in enumerate(TABLE, 1):
+        out_ch = make_divisible(row.c * w)
+        for j in range(round_repeats(row.n, d)):
+            with b.scope(f"s{i}", f"b{j + 1}"):
+                x = mbconv(b, x, out_ch, row.t, row.k, row.s if j == 0 else 1)
+    classifier(b, x, make_divisible(HEAD * w), cfg["dropout"], cfg["num_classes"])
+    return b.finish()
+
+
+def dropout(default: float = 0.2) -> Knob:
+    """The classifier's dropout probability knob."""
+    return Knob("dropout", "float", default, "dropout probability before the classifier", lo=0.0, hi=0.9, step=0.05)
+
+
+KNOBS = (
+    Knob("phi", "float", 0.0, "compound coefficient: scales depth by alpha^phi, width by beta^phi, "
+         "resolution by gamma^phi", lo=0.0, hi=8.0, step=0.1),
+    Knob("alpha", "float", 1.2, "depth base of compound scaling (paper: 1.2)", lo=1.0, hi=2.0, step=0.01),
+    Knob("beta", "float", 1.1, "width base of compound scaling (paper: 1.1)", lo=1.0, hi=2.0, step=0.01),
+    Knob("gamma", "float", 1.15, "resolution base of compound scaling (paper: 1.15)", lo=1.0, hi=2.0, step=0.01),
+    width(1.0, 0.1, 4.0),
+    depth(1.0, 0.1, 6.0),
+    resolution(224, 32, 1024),
+    dropout(0.2),
+    num_classes(),
+)
+FAMILY = Family("EfficientNet", KNOBS, lower, paper="Tan & Le 2019, arXiv:1905.11946",
+                description="MBConv + SE with SiLU; compound scaling of depth, width and resolution by phi. "
+                            "width/depth/resolution are the phi = 0 network; phi scales them by "
+                            "beta^phi, alpha^phi, gamma^phi.")
+
+# official (width, depth, resolution, dropout) of B0-B7 (TF reference / torchvision builders)
+PRESETS = ((1.0, 1.0, 224, 0.2), (1.0, 1.1, 240, 0.2), (1.1, 1.2, 260, 0.3), (1.2, 1.4, 300, 0.3),
+           (1.4, 1.8, 380, 0.4), (1.6, 2.2, 456, 0.4), (1.8, 2.6, 528, 0.5), (2.0, 3.1, 600, 0.5))
+for _i, (_w, _d, _r, _p) in enumerate(PRESETS):
+    register(FAMILY, f"efficientnet_b{_i}", width=_w, depth=_d, resolution=_r, dropout=_p)
