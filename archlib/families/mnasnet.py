@@ -1,0 +1,98 @@
+"""MnasNet (Tan et al. 2019): mobile inverted bottlenecks found by platform-aware NAS.
+
+Two variants, both scaled by the depth multiplier alpha (`width`), every channel count
+rounded to a multiple of 8 and never more than 10% down (torchvision's
+_round_to_multiple_of with bias 0.9, the same rule as make_divisible):
+- "b1": torchvision's MNASNet (mnasnet0_5 ... mnasnet1_3), the paper's search space
+  without SE: its stem and separable conv are scaled like every other layer (torchvision
+  "version 2"), the 1280-channel head is not; BN momentum 0.0003 (TF's 0.9997).
+- "a1": the paper's MnasNet-A1 (Figure 7) with squeeze-and-excite in three stages, the SE
+  squeezing to a quarter of the block's input channels (ReLU, sigmoid gate) as in the
+  authors' TF code; BN eps 0.001, momentum 0.01.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from archlib.ir import IR, IRBuilder
+from archlib.knobs import Knob, num_classes, resolution, width
+from archlib.registry import Family, register
+from archlib.scaling import make_divisible
+
+STEM_CH, HEAD_CH = 32, 1280
+
+
+@dataclass(frozen=True)
+class Row:
+    k: int  # depthwise kernel
+    e: int  # expansion ratio (1: separable conv, no expand)
+    c: int  # output channels
+    n: int  # repeats
+    s: int  # stride of the first repeat
+    se: bool = False  # squeeze-and-excite
+    skip: bool = True  # identity shortcut where shapes allow
+
+
+# torchvision's MNASNet (the paper's B1 search space, no SE): SepConv then six MBConv stacks
+B1 = (Row(3, 1, 16, 1, 1, skip=False), Row(3, 3, 24, 3, 2), Row(5, 3, 40, 3, 2), Row(5, 6, 80, 3, 2),
+      Row(3, 6, 96, 2, 1), Row(5, 6, 192, 4, 2), Row(3, 6, 320, 1, 1))
+# Figure 7 of the paper (MnasNet-A1)
+A1 = (Row(3, 1, 16, 1, 1, skip=False), Row(3, 6, 24, 2, 2), Row(5, 3, 40, 3, 2, se=True),
+      Row(3, 6, 80, 4, 2), Row(3, 6, 112, 2, 1, se=True), Row(5, 6, 160, 3, 2, se=True), Row(3, 6, 320, 1, 1))
+#: variant -> (rows, BN eps, BN momentum)
+VARIANTS = {"b1": (B1, 1e-5, 1 - 0.9997), "a1": (A1, 1e-3, 0.01)}
+
+
+def mbconv(b: IRBuilder, x: str, row: Row, out_ch: int, stride: int, bn: dict[str, float]) -> str:
+    """1x1 expand (if e > 1) -> kxk depthwise -> SE (A1) -> linear 1x1 project (+ identity)."""
+    in_ch = b.shape(x)[0]
+    hidden = in_ch * row.e
+    y = conv_bn(b, "expand", x, hidden, 1, bn=bn, act=True) if row.e != 1 else x
+    y = conv_bn(b, "dw", y, hidden, row.k, stride=stride, groups=hidden, bn=bn, act=True)
+    if row.se:
+        y = b.squeeze_excite("se", y, max(1, in_ch // 4), act="relu", gate="sigmoid")
+    y = conv_bn(b, "project", y, out_ch, 1, bn=bn, act=False)
+    return b.add("add", x, y) if row.skip and stride == 1 and in_ch == out_ch else y
+
+
+def conv_bn(b: IRBuilder, name: str, x: str, out_ch: int, k: int, *, stride: int = 1, groups: int = 1,
+            bn: dict[str, float], act: bool) -> str:
+    """conv -> BN (the variant's eps and momentum) -> optional ReLU, as name.conv/.bn/.act."""
+    with b.scope(name):
+        y = b.bn("bn", b.conv("conv", x, out_ch, k, stride=stride, groups=groups), **bn)
+        return b.act("act", y, "relu") if act else y
+
+
+def lower(cfg: Mapping[str, Any]) -> IR:
+    """MnasNet `variant` at depth multiplier `width` and input side `resolution`."""
+    rows, eps, momentum = VARIANTS[cfg["variant"]]
+    bn = {"eps": eps, "momentum": momentum}
+    w = cfg["width"]
+    b = IRBuilder((3, cfg["resolution"], cfg["resolution"]))
+    x = conv_bn(b, "stem", b.input, make_divisible(STEM_CH * w), 3, stride=2, bn=bn, act=True)
+    for i, row in enumerate(rows, 1):
+        out_ch = make_divisible(row.c * w)
+        for j in range(row.n):
+            with b.scope(f"s{i}", f"b{j + 1}"):
+                x = mbconv(b, x, row, out_ch, row.s if j == 0 else 1, bn)
+    with b.scope("head"):
+        x = conv_bn(b, "conv", x, HEAD_CH, 1, bn=bn, act=True)
+        x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))
+        x = b.dropout("dropout", x, 0.2)
+        b.linear("fc", x, cfg["num_classes"])
+    return b.finish()
+
+
+KNOBS = (
+    Knob("variant", "choice", "b1", "b1: torchvision's MNASNet (no SE); a1: the paper's MnasNet-A1 (SE)",
+         choices=tuple(VARIANTS)),
+    width(1.0, 0.25, 2.0),
+    resolution(224, 32, 1024),
+    num_classes(),
+)
+FAMILY = Family("MnasNet", KNOBS, lower, paper="Tan et al. 2019, arXiv:1807.11626",
+                description="Platform-aware NAS mobile inverted bottlenecks; A1 adds squeeze-and-excite.")
+for _name, _alpha in (("mnasnet0_5", 0.5), ("mnasnet0_75", 0.75), ("mnasnet1_0", 1.0), ("mnasnet1_3", 1.3)):
+    register(FAMILY, _name, variant="b1", width=_alpha)
+register(FAMILY, "mnasnet_a1", variant="a1")
