@@ -142,3 +142,6 @@ def _populate(root: nn.Module, ir: IR) -> None:
 def build_module(ir: IR) -> IRModel:
     """A freshly initialised IRModel for `ir` (torch's default initialisation)."""
     return IRModel(ir)
+
+
+import archlib.attention_torch  # noqa: E402,F401  (registers the attention op kinds' leaf modules)

@@ -1,0 +1,150 @@
+"""How well FAVOR+ approximates softmax attention, and how fast both run here.
+
+Real computation (torch, float64 for the error studies): the random-feature estimate of
+the softmax kernel SM(x, y) = exp(x . y), the relative error of FAVOR+ attention against
+exact softmax attention over seeds, on random inputs or on a built ViT's own q, k, v,
+and measured latency of the two attention modules with torch.utils.benchmark.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import threading
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from archlib.attention import ATTENTIONS, FEATURE_KINDS
+from archlib.attention_torch import (FavorAttention, SoftmaxAttention, favor, gaussian_features,
+                                     positive_features, softmax_attention)
+from archlib.errors import ArchlibError
+
+#: the largest score matrix (heads x tokens^2 elements) a latency or error run may allocate
+MAX_SCORE_ELEMS = 1 << 25
+_LOCK = threading.Lock()  # one measurement at a time per host
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def kernel_estimate(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """phi(x) . phi(y) with positive features w: an unbiased estimate of exp(x . y)."""
+    return (positive_features(x, w) * positive_features(y, w)).sum(dim=-1)
+
+
+def relative_error(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor) -> float:
+    """||FAVOR+(q, k, v) - softmax attention(q, k, v)||_F / ||softmax attention||_F."""
+    exact = softmax_attention(q, k, v)
+    return float((favor(q, k, v, w) - exact).norm() / exact.norm())
+
+
+@dataclass(frozen=True)
+class ErrorStat:
+    """Relative error of FAVOR+ over seeds at one number of features and feature kind."""
+
+    features: int
+    feature_kind: str
+    mean: float
+    std: float
+    errors: tuple[float, ...]
+
+
+def approximation_error(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, features: int,
+                        feature_kind: str = "orthogonal", seeds: Sequence[int] = range(8)) -> ErrorStat:
+    """Mean and spread (sample std) of the relative error over one feature draw per seed."""
+    _check_sizes(q.shape[-2], q.shape[:-2].numel(), features)
+    errs = []
+    for s in seeds:
+        w = gaussian_features(features, q.shape[-1], feature_kind, generator=_generator(s), dtype=q.dtype)
+        errs.append(relative_error(q, k, v, w))
+    t = torch.tensor(errs, dtype=torch.float64)
+    std = float(t.std()) if len(errs) > 1 else 0.0
+    return ErrorStat(features, feature_kind, float(t.mean()), std, tuple(errs))
+
+
+def error_curve(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, features: Sequence[int],
+                kinds: Sequence[str] = FEATURE_KINDS, seeds: Sequence[int] = range(8)) -> list[ErrorStat]:
+    """approximation_error at every m in `features`, for each feature kind."""
+    return [approximation_error(q, k, v, features=m, feature_kind=kind, seeds=seeds)
+            for kind in kinds for m in features]
+
+
+def random_qkv(tokens: int, head_dim: int, *, heads: int = 1, scale: float = 1.0,
+               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q, k, v of shape (heads, tokens, head_dim), entries N(0, scale^2) (v: N(0, 1)), float64."""
+    g = _generator(seed)
+    q, k, v = torch.randn(3, heads, tokens, head_dim, generator=g, dtype=torch.float64)
+    return q * scale, k * scale, v
+
+
+def vit_qkv(model: str = "deit_tiny_patch16_224", *, block: int = 1, seed: int = 0,
+            **knobs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The q, k, v (heads, tokens, head_dim) a built ViT computes in `block` on a random image.
+
+    The model is freshly initialised (torch's default initialisation, seeded), softmax
+    attention, float64 results.
+    """
+    import archlib
+
+    cfg = archlib.config(model, **knobs)
+    if not 1 <= block <= cfg["blocks"]:
+        raise ArchlibError(f"block={block} is not allowed: block must be in [1, {cfg['blocks']}] for {model}.")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = archlib.build(model, **knobs).eval()
+        image = torch.randn(1, 3, cfg["resolution"], cfg["resolution"])
+    out: dict[str, torch.Tensor] = {}
+    layer = net.get_submodule(f"s1.b{block}.qkv")
+    handle = layer.register_forward_hook(lambda _m, _i, y: out.setdefault("qkv", y.detach()))
+    try:
+        with torch.inference_mode():
+            net(image)
+    finally:
+        handle.remove()
+    heads = cfg["heads"]
+    _, tokens, three_d = out["qkv"].shape
+    q, k, v = out["qkv"][0].double().reshape(tokens, 3, heads, three_d // (3 * heads)).permute(1, 2, 0, 3)
+    return q, k, v
+
+
+@dataclass(frozen=True)
+class Latency:
+    """A measured forward time of one attention module (batch 1 unless said)."""
+
+    attention: str
+    tokens: int
+    median_ms: float
+    iqr_ms: float
+    threads: int
+
+
+def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, features: int,
+                    batch: int = 1, min_run_time: float = 0.2) -> Latency:
+    """Median and IQR of the attention module's forward on random q|k|v, under inference_mode."""
+    from torch.utils import benchmark
+
+    if attention not in ATTENTIONS:
+        raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
+    _check_sizes(tokens, batch * heads, features)
+    mod = SoftmaxAttention(dim, heads) if attention == "softmax" else FavorAttention(dim, heads, features)
+    x = torch.randn(batch, tokens, 3 * dim)
+    with _LOCK, torch.inference_mode():
+        m = benchmark.Timer("mod(x)", globals={"mod": mod.eval(), "x": x}).blocked_autorange(
+            min_run_time=min_run_time)
+    return Latency(attention, tokens, m.median * 1e3, m.iqr * 1e3, torch.get_num_threads())
+
+
+def host() -> str:
+    """The host the measurements ran on, in words."""
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+            f"torch {torch.__version__}")
+
+
+def _check_sizes(tokens: int, heads: int, features: int) -> None:
+    if heads * tokens * tokens > MAX_SCORE_ELEMS:
+        raise ArchlibError(f"tokens={tokens} is too large here with {heads} heads: heads x tokens^2 must be at "
+                           f"most {MAX_SCORE_ELEMS:,} (tokens <= {math.isqrt(MAX_SCORE_ELEMS // heads)}).")
+    if not 1 <= features <= 4096:
+        raise ArchlibError(f"features={features} is not allowed: features must be in [1, 4096].")
