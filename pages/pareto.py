@@ -1,0 +1,58 @@
+"""Pareto: where a configuration sits among the published results, and how fast it runs here."""
+from __future__ import annotations
+
+import streamlit as st
+
+import pareto_data as data
+import pareto_measure as meas
+import pareto_parts as parts
+import state
+
+P = {p.name: p for p in data.PARAMS}
+model = st.session_state[state.MODEL]
+parts.open_pending()
+parts.seed_from_url(P, model)
+view = parts.filters(P)
+
+st.title("Where does it sit?")
+st.caption("Published ImageNet results (one point per model variant and source, each with its citation) against "
+           "their cost. Colour: family; symbol: source; open symbol: a value marked unverified. Click a point to "
+           "open that configuration in Explore.")
+
+store = meas.open_store()
+cfg = meas.current_settings()
+this_host = data.host_id_of(meas.host(cfg["device"]))
+measured = meas.measured_map(store, st.session_state.get(meas.HOST, this_host), cfg)
+
+pub = data.published(view["dev"], measured)
+shown = data.filtered(pub, view["fam"], view["src"], view["unverified"])
+plot = data.plotted(shown, view["x"])
+fronts = data.fronts(plot, view["x"], view["front"])
+user = data.user_points(parts.user_configs(model), pub, measured)
+
+if plot.empty:
+    st.info(f"No result of the chosen families and sources has a value on this axis ({len(shown)} rows shown "
+            "without one)." + (" Measure some below to fill it." if view["x"] == "measured" else ""),
+            icon=":material/filter_alt_off:")
+else:
+    parts.chart(plot, view["x"], fronts, user)
+    if len(plot) < len(shown):
+        st.caption(f"{len(shown) - len(plot)} of the {len(shown)} results shown have no value on this axis.")
+parts.user_summary(user, pub, view["x"])
+parts.downloads(plot, view["x"], fronts)
+
+tabs = st.tabs([":material/timer: Measure", ":material/playlist_play: Measure all", ":material/query_stats: "
+                "Per-layer profile", ":material/speed: MACs per ms", ":material/dns: Hosts"])
+knobs = parts.current_knobs(model)
+with tabs[0]:
+    meas.measure_one(store, model, knobs, cfg)
+with tabs[1]:
+    meas.measure_all(store, meas.todo(shown), cfg, measured)
+with tabs[2]:
+    meas.profile_panel(model, knobs, cfg)
+with tabs[3]:
+    meas.throughput_panel(store, st.session_state.get(meas.HOST, this_host), cfg)
+with tabs[4]:
+    meas.hosts_panel(store, this_host)
+
+parts.publish(view, P, model)

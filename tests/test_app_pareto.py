@@ -1,0 +1,119 @@
+"""AppTest of the Pareto page: URL in, chart out, honest custom points, measuring, click-to-open."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import archlib
+from archlib import measure, store
+
+MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+PAGE = "../pages/pareto.py"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.ENV, str(tmp_path / "m.sqlite"))
+    return store.Store()
+
+
+def open_page(query: dict[str, str] | None = None, **session) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=90)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    for k, v in session.items():
+        at.session_state[k] = v
+    at.switch_page(PAGE).run()  # the first run opens this page, as a link to it does
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def spec(at: AppTest) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def points(fig: dict) -> list[dict]:
+    return [t for t in fig["data"] if t.get("customdata") and t.get("mode") == "markers"]
+
+
+def test_page_renders_the_published_fronts(db):
+    at = open_page()
+    assert at.title[0].value == "Where does it sit?"
+    fig = spec(at)
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    ids = [c[0] for t in points(fig) for c in t["customdata"]]
+    assert len(ids) > 200 and all(i.startswith("r") for i in ids)
+    names = {t.get("name") for t in fig["data"]}
+    assert "Pareto front, all sources" in names and "front: paper" in names
+    assert any("citation" in c[1] or "<i>" in c[1] for t in points(fig) for c in t["customdata"])
+
+
+def test_url_sets_axis_and_filters(db):
+    at = open_page({"x": "params", "fam": "MobileNetV2,EfficientNet", "src": "torchvision", "front": "overall"})
+    fig = spec(at)
+    assert "Parameters" in fig["layout"]["xaxis"]["title"]["text"]
+    fams = {t["legendgroup"] for t in points(fig)}
+    assert fams == {"MobileNetV2", "EfficientNet"}
+    assert not any(str(t.get("name", "")).startswith("front:") for t in fig["data"])
+    assert at.query_params["x"] == "params" and at.query_params["front"] == "overall"
+
+
+def test_bad_url_values_are_named_and_ignored(db):
+    at = open_page({"x": "bananas", "fam": "Foo", "cfg": "width=99"}, model="mobilenet_v2")
+    text = " ".join(w.value for w in at.warning).replace("\\", "")  # shown markdown-escaped
+    assert "x='bananas'" in text and "macs" in text
+    assert "fam='Foo'" in text and "MobileNetV2" in text
+    assert "width='99'" in text
+    assert "Unknown parameter x" not in text
+    assert "MACs" in spec(at)["layout"]["xaxis"]["title"]["text"]
+
+
+def test_custom_configuration_has_no_accuracy(db):
+    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.6"})
+    md = " ".join(m.value for m in at.markdown)
+    assert "custom configuration with **no published or measured accuracy**" in md
+    fig = spec(at)
+    assert any(s.get("type") == "line" for s in fig["layout"].get("shapes", []))
+    assert not any(t.get("name") == "your configuration (published)" for t in fig["data"])
+    assert at.query_params["cfg"] == "width=0.6"
+
+
+def test_published_configuration_is_ringed(db):
+    at = open_page({"model": "efficientnet_b0"})
+    assert any(t.get("name") == "your configuration (published)" for t in spec(at)["data"])
+
+
+def test_measured_axis_reads_this_hosts_store(db):
+    cfg = measure.settings()
+    db.put(measure.host_info(), "efficientnet_b0", {}, cfg, "latency", {"median_ms": 12.5})
+    at = open_page({"x": "measured"})
+    hovers = [c[1] for t in points(spec(at)) for c in t["customdata"]]
+    assert hovers and all("measured here 12.50 ms" in h for h in hovers)
+    assert all("EfficientNet-B0" in h or "efficientnet" in h.lower() for h in hovers)
+
+
+def test_measure_button_measures_and_stores(db):
+    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.25;resolution=32"},
+                   **{"pareto.m.min_run_time": 0.05})
+    btn = next(b for b in at.button if b.label == "Measure latency")
+    btn.click().run()
+    assert not at.exception
+    assert any(m.label == "Median" for m in at.metric)
+    (row,) = db.rows(kind="latency")
+    assert row["model"] == "mobilenet_v2" and row["config"] == archlib.config("mobilenet_v2", width=0.25, resolution=32)
+
+
+def test_a_clicked_point_opens_in_explore(db):
+    at = open_page()
+    cfg = archlib.config("mobilenet_v2", width=0.75, resolution=192)
+    at.session_state["pareto._open"] = ("mobilenet_v2", cfg)  # what a click's callback leaves
+    at.session_state["model"] = "mobilenet_v2"
+    at.session_state["knob.mobilenet_v2.width"] = 0.75
+    at.session_state["knob.mobilenet_v2.resolution"] = 192
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "mobilenet_v2"
+    assert at.query_params["width"] == "0.75" and at.query_params["resolution"] == "192"
