@@ -7,7 +7,8 @@ rows that the reference lacks (EXTRA below; each cites torchvision's weights met
 is cross-checked here against archlib's analytic parameter count).
 
 A row gets `archlib_model` only when that model is registered now, so the bundled file
-never names a model that cannot open; rerun after a family lands:
+never names a model that cannot open. Rows added to results.csv by hand are kept as they
+are. Rerun after a family lands:
     python tools/build_results.py
 """
 from __future__ import annotations
@@ -64,20 +65,19 @@ def _mnasnet(r: dict[str, str]) -> str | None:
     return {0.5: "mnasnet0_5", 0.75: "mnasnet0_75", 1.3: "mnasnet1_3"}.get(w, "mnasnet1_0")
 
 
-#: torchvision models that differ from the pycls models of the same name (shared/reference)
-PYCLS_DIFFERS = frozenset({"regnet_x_400mf", "regnet_y_800mf", "regnet_y_8gf"})
-
-
 def _regnet(r: dict[str, str]) -> str | None:
-    m = re.search(r"(\d+(?:\.\d+)?)\s*([MG]F)", r["variant"] + " " + r["model"], re.I)
+    """torchvision rows: its builder; pycls and timm rows: the pycls model (timm's name), since
+    torchvision's regnet_x_400mf, regnet_y_800mf and regnet_y_8gf are different networks."""
     if r["kind"] == "torchvision":
         return r["model"]
+    if r["kind"] == "timm":
+        return r["model"].split(".")[0]
+    m = re.search(r"(\d+(?:\.\d+)?)\s*([MG])F", r["variant"] + " " + r["model"], re.I)
     if not m:
         return None
     num = float(m.group(1))
-    size = (str(int(num)) if num.is_integer() else m.group(1).replace(".", "_")) + m.group(2).lower()
-    name = f"regnet_{'x' if r['family'] == 'RegNetX' else 'y'}_{size}"
-    return None if name in PYCLS_DIFFERS else name
+    code = round(num / 100) if m.group(2).upper() == "M" else round(num * 10)
+    return f"regnet{'x' if r['family'] == 'RegNetX' else 'y'}_{code:03d}"
 
 
 def _shufflenet_v2(r: dict[str, str]) -> str | None:
@@ -153,11 +153,26 @@ def check_extra(rows: list[dict[str, str]]) -> None:
     """Refuse to write an EXTRA row whose parameter count archlib does not reproduce exactly."""
     for r in rows:
         if r["archlib_model"]:
-            got = archlib.analyze(r["archlib_model"]).totals()["params"]
+            t = archlib.analyze(r["archlib_model"]).totals()
             want = round(float(r["params_M"]) * 1e6)
-            if got != want:
-                sys.exit(f"{r['model']}: archlib counts {got:,} parameters, torchvision says {want:,}")
-            r["verified_against"] = "archlib analytic parameter count (exact)"
+            if t["params"] != want or round(t["macs"] / 1e9, 3) != float(r["macs_M"]) / 1e3:
+                sys.exit(f"{r['model']}: archlib counts {t['params']:,} parameters and {t['macs']:,} MACs; "
+                         f"torchvision says {want:,} and {r['macs_M']}M")
+            r["verified_against"] = "archlib analytic parameter count (exact) and MACs (to _ops' 3 decimals)"
+
+
+def _key(r: dict[str, str]) -> tuple[str, ...]:
+    return (r["model"], r["variant"], r["kind"], r["source"])
+
+
+def kept_rows(generated: list[dict[str, str]], columns: list[str]) -> list[dict[str, str]]:
+    """Rows added to results.csv by hand (e.g. by a family's author), kept as they are."""
+    path = DATA / "results.csv"
+    if not path.exists():
+        return []
+    ours = {_key(r) for r in generated}
+    with open(path, newline="") as f:
+        return [{c: r.get(c, "") for c in columns} for r in csv.DictReader(f) if _key(r) not in ours]
 
 
 def main() -> None:
@@ -173,6 +188,7 @@ def main() -> None:
         r["latency_group"] = latency_group(r["latency_device"]) if r["latency_ms"] else ""
     check_extra(rows[-len(EXTRA):])
     out = fields + ["latency_group", "archlib_model", "archlib_knobs"]
+    rows += kept_rows(rows, out)
     with open(DATA / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, out, lineterminator="\n")
         writer.writeheader()
