@@ -90,7 +90,7 @@ def figure(df: pd.DataFrame, axis: str, fronts: Mapping[str, Sequence[Any]], *, 
                       font=dict(family="Inter, Helvetica, Arial, sans-serif", size=13), hoverlabel=dict(font_size=12),
                       legend=dict(font=dict(size=12), itemsizing="constant", tracegroupgap=2),
                       xaxis=dict(type="log", title=title), yaxis=dict(title="ImageNet top-1 accuracy (%)"),
-                      title=dict(text=f"Top-1 accuracy vs {title.split(' (')[0]} · {len(df)} results",
+                      title=dict(text=f"Top-1 accuracy vs {title.split(' (')[0]} · {len(df)} result{'s' if len(df) != 1 else ''}",
                                  font=dict(size=15)),
                       clickmode="event+select", dragmode="zoom")
     return fig

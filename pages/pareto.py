@@ -36,6 +36,9 @@ if plot.empty:
             icon=":material/filter_alt_off:")
 else:
     parts.chart(plot, view["x"], fronts, user)
+    if view["x"] == "measured":
+        st.caption(f"Measured with {cfg['device']} · {cfg['threads']} thread(s) · batch {cfg['batch']} · "
+                   f"{cfg['dtype']}{' · channels_last' if cfg['channels_last'] else ''} (Measure tab settings).")
     if len(plot) < len(shown):
         st.caption(f"{len(shown) - len(plot)} of the {len(shown)} results shown have no value on this axis.")
 parts.user_summary(user, pub, view["x"])
