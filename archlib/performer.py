@@ -7,11 +7,12 @@ and measured latency of the two attention modules with torch.utils.benchmark.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-import platform
 import threading
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import torch
 
@@ -22,13 +23,36 @@ from archlib.errors import ArchlibError
 
 #: the largest score matrix (heads x tokens^2 elements) a latency or error run may allocate
 MAX_SCORE_ELEMS = 1 << 25
-_LOCK = threading.Lock()  # one measurement at a time per host
+_THREADS = threading.RLock()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread meanwhile: these small matmuls ran 10-100x slower on a busy 2-core
+    host with more (spinning) threads than free cores. Serialised, so the count is restored."""
+    with _THREADS:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
+def _single_threaded(fn: F) -> F:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with _one_thread():
+            return fn(*args, **kwargs)
+    return run  # type: ignore[return-value]
 
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+@_single_threaded
 def kernel_estimate(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """phi(x) . phi(y) with positive features w: an unbiased estimate of exp(x . y)."""
     return (positive_features(x, w) * positive_features(y, w)).sum(dim=-1)
@@ -51,6 +75,7 @@ class ErrorStat:
     errors: tuple[float, ...]
 
 
+@_single_threaded
 def approximation_error(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, features: int,
                         feature_kind: str = "orthogonal", seeds: Sequence[int] = range(8)) -> ErrorStat:
     """Mean and spread (sample std) of the relative error over one feature draw per seed."""
@@ -64,6 +89,7 @@ def approximation_error(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, fe
     return ErrorStat(features, feature_kind, float(t.mean()), std, tuple(errs))
 
 
+@_single_threaded
 def error_curve(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, features: Sequence[int],
                 kinds: Sequence[str] = FEATURE_KINDS, seeds: Sequence[int] = range(8)) -> list[ErrorStat]:
     """approximation_error at every m in `features`, for each feature kind."""
@@ -79,6 +105,7 @@ def random_qkv(tokens: int, head_dim: int, *, heads: int = 1, scale: float = 1.0
     return q * scale, k * scale, v
 
 
+@_single_threaded
 def vit_qkv(model: str = "deit_tiny_patch16_224", *, block: int = 1, seed: int = 0,
             **knobs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The q, k, v (heads, tokens, head_dim) a built ViT computes in `block` on a random image.
@@ -120,26 +147,37 @@ class Latency:
     threads: int
 
 
-def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, features: int,
-                    batch: int = 1, min_run_time: float = 0.2) -> Latency:
-    """Median and IQR of the attention module's forward on random q|k|v, under inference_mode."""
+def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, features: int, batch: int = 1,
+                    threads: int = 1, min_run_time: float = 0.2, lock_timeout: float = 60.0) -> Latency:
+    """Median and IQR of the attention module's forward on random q|k|v, under inference_mode.
+
+    Under this host's measurement lock (archlib.store), with `threads` threads (1 by
+    default: stable on a shared host, as archlib.measure).
+    """
     from torch.utils import benchmark
+
+    from archlib.store import HostLock, db_path
 
     if attention not in ATTENTIONS:
         raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
     _check_sizes(tokens, batch * heads, features)
+    if not (isinstance(threads, int) and 1 <= threads <= 256):
+        raise ArchlibError(f"threads={threads!r} is not allowed: threads must be an integer in [1, 256].")
     mod = SoftmaxAttention(dim, heads) if attention == "softmax" else FavorAttention(dim, heads, features)
     x = torch.randn(batch, tokens, 3 * dim)
-    with _LOCK, torch.inference_mode():
-        m = benchmark.Timer("mod(x)", globals={"mod": mod.eval(), "x": x}).blocked_autorange(
-            min_run_time=min_run_time)
-    return Latency(attention, tokens, m.median * 1e3, m.iqr * 1e3, torch.get_num_threads())
+    lock = db_path().with_name(db_path().name + ".lock")
+    timer = benchmark.Timer("mod(x)", globals={"mod": mod.eval(), "x": x}, num_threads=threads)
+    with HostLock(lock, what=f"timing {attention} attention at {tokens} tokens", timeout=lock_timeout), \
+            torch.inference_mode():
+        m = timer.blocked_autorange(min_run_time=min_run_time)
+    return Latency(attention, tokens, m.median * 1e3, m.iqr * 1e3, threads)
 
 
-def host() -> str:
+def host(threads: int = 1) -> str:
     """The host the measurements ran on, in words."""
-    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-            f"torch {torch.__version__}")
+    from archlib.measure import cpu_model
+
+    return f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}"
 
 
 def _check_sizes(tokens: int, heads: int, features: int) -> None:
