@@ -6,6 +6,7 @@ at all and is kept apart (`custom`), placed on the cost axis only.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any, Iterable, Mapping
@@ -64,12 +65,23 @@ PARAMS: tuple[Knob | TextParam, ...] = (
 
 def canon(model: str, knobs: Mapping[str, Any]) -> str:
     """One key per full configuration (defaults filled in), as the store keys it."""
-    return model + json.dumps(archlib.config(model, **knobs), sort_keys=True, separators=(",", ":"), default=str)
+    return _canon(model, results.format_knobs(knobs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canon(model: str, knobs_text: str) -> str:
+    cfg = archlib.config(model, **results.parse_knobs(model, knobs_text))
+    return model + json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _analytic(model: str, knobs: Mapping[str, Any]) -> dict[str, float]:
-    t = archlib.analyze(model, **knobs).totals()
-    return {"macs_M": t["macs"] / 1e6, "params_M": t["params"] / 1e6, "activations_M": t["activations"] / 1e6}
+    return dict(_analytic_cached(model, results.format_knobs(knobs)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _analytic_cached(model: str, knobs_text: str) -> tuple[tuple[str, float], ...]:
+    t = archlib.analyze(model, **results.parse_knobs(model, knobs_text)).totals()
+    return (("macs_M", t["macs"] / 1e6), ("params_M", t["params"] / 1e6), ("activations_M", t["activations"] / 1e6))
 
 
 def published(device: str, measured: Mapping[str, float]) -> pd.DataFrame:

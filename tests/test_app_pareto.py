@@ -117,3 +117,28 @@ def test_a_clicked_point_opens_in_explore(db):
     assert not at.exception
     assert at.title[0].value == "mobilenet_v2"
     assert at.query_params["width"] == "0.75" and at.query_params["resolution"] == "192"
+
+
+def test_measure_all_fills_the_store_with_progress(db, monkeypatch):
+    calls: list[str] = []
+
+    def fake_record(kind, model, knobs=None, *, store=None, **kw):  # no torch: the loop and the store
+        cfg = measure.settings(**{k: v for k, v in kw.items() if k in {s.name for s in measure.SETTINGS}})
+        calls.append(model)
+        store.put(measure.host_info(), model, knobs or {}, cfg, kind, {"median_ms": 1.0 + len(calls)})
+        return {"result": {"median_ms": 1.0}}
+
+    monkeypatch.setattr(store, "record", fake_record)
+    at = open_page({"fam": "SqueezeNet,AlexNet"})
+    start = next(b for b in at.button if b.label.startswith("Measure all"))
+    n = int(start.label.split()[-1])
+    start.click().run()
+    assert not at.exception
+    assert len(calls) == n and len(db.rows(kind="latency")) == n
+    assert not any(b.label.startswith("Measure all") for b in at.button)  # nothing left to measure
+
+
+def test_cancel_stops_measure_all_between_models(db, monkeypatch):
+    monkeypatch.setattr(store, "record", lambda *a, **k: pytest.fail("measured after cancel"))
+    at = open_page({"fam": "SqueezeNet"}, **{"pareto.all.running": True, "pareto.all.cancel": True})
+    assert not at.exception and not db.rows()
