@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 import archlib
@@ -27,8 +26,10 @@ def analysis(model: str, items: Items) -> Analysis:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def layer_table(model: str, items: Items) -> pd.DataFrame:
+def layer_table(model: str, items: Items) -> "pd.DataFrame":  # noqa: F821
     """One row per op: the per-layer table of the Explore page (and its CSV)."""
+    import pandas as pd  # lazily: the first page needs no pandas
+
     a = analysis(model, items)
     total = a.totals()["macs"] or 1
     rows = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 import archlib
@@ -59,11 +58,12 @@ def _pick(name: str, P: dict[str, Knob], box: Any, **kw: Any) -> Any:
 
 def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     """The block graph, drawn server-side, with its controls and downloads."""
-    c = st.columns([3, 4, 2, 1.2, 1.2], vertical_alignment="bottom")
+    c = st.columns([2.6, 3.4, 1.1, 1, 1], vertical_alignment="bottom")
     level = _pick("level", P, c[0], style="pills", label="Level")
-    color = _pick("color", P, c[1], style="pills", label="Colour by", format_func=lambda m: m.replace("elementwise", "elementwise ops"))
-    rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction",
-                    format_func={"TB": "↓ down", "LR": "→ across"}.get)
+    color = _pick("color", P, c[1], style="pills", label="Colour by",
+                  format_func={"macs": "MACs", "params": "params", "activations": "acts",
+                               "elementwise": "elementwise"}.get)
+    rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction", format_func={"TB": "↓", "LR": "→"}.get)
     chosen = {"level": level, "color": color, "rankdir": rankdir}
     n_ops = len(cache.analysis(model, items).rows)
     if level == "op" and n_ops > MAX_GRAPH_NODES:
@@ -78,7 +78,7 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
                          icon=":material/download:", on_click="ignore", key="dl_png")
     with st.spinner("Laying out the graph…"):
         svg = cache.graph_svg(*args)
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left.container(height=760, border=True, horizontal_alignment="center"):
         st.image(svg.decode(), width="content")
     left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; "
@@ -89,7 +89,9 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     return chosen
 
 
-def _filter(df: pd.DataFrame, q: str) -> pd.DataFrame:
+def _filter(df: "pd.DataFrame", q: str) -> "pd.DataFrame":  # noqa: F821
+    import pandas as pd
+
     terms = q.lower().split()
     if not terms:
         return df
@@ -225,7 +227,7 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
                      "archlib (fvcore conv.)": ours_fv.get(k, 0), "fvcore": fv.get(k, 0),
                      "agree ": "✓" if ours_fv.get(k, 0) == fv.get(k, 0) else "✗",
                      "fvcore − MACs": fv.get(k, 0) - ours_macs.get(k, 0), "why they differ": why})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, height=420, column_config={
+    st.dataframe(rows, hide_index=True, height=420, column_config={
         c: st.column_config.NumberColumn(format="localized")
         for c in ("archlib MACs", "FlopCounterMode MACs", "archlib (fvcore conv.)", "fvcore", "fvcore − MACs")})
 

@@ -44,14 +44,22 @@ def budget_box(P: dict[str, Knob], *, what: str) -> tuple[str, float | None]:
     return metric, budget
 
 
+def precise(n: float) -> str:
+    """Four significant digits with a unit: a budget boundary needs more than human()'s three."""
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.4g}{suffix}"
+    return f"{n:g}"
+
+
 def _solution_text(sol: lab.Solution, name: str, metric: str, budget: float, hi: float) -> str:
     unit = UNITS[metric]
     if sol.x is None:
-        return f"Even the smallest {name} needs {human(sol.next_cost or 0)} {unit}, over the {human(budget)} budget."
-    text = f"**{name} = {state.fmt(sol.x)}** uses {human(sol.cost)} {unit} ({sol.cost:,}) ≤ {human(budget)}"
+        return f"Even the smallest {name} needs {precise(sol.next_cost or 0)} {unit}, over the {precise(budget)} budget."
+    text = f"**{name} = {state.fmt(sol.x)}** uses {precise(sol.cost)} {unit} ({sol.cost:,}) ≤ {precise(budget)}"
     if sol.next_x is None:
         return text + f"; that is the top of the allowed range ({state.fmt(hi)})."
-    nxt = "is not allowed" if sol.next_cost is None else f"needs {human(sol.next_cost)}"
+    nxt = "is not allowed" if sol.next_cost is None else f"needs {precise(sol.next_cost)}"
     return text + f"; {name} = {state.fmt(sol.next_x)} {nxt}. ({sol.probes} configurations evaluated.)"
 
 
@@ -93,7 +101,7 @@ def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
     with left:
         st.markdown("**B0's stages scaled to φ**", help="Stage i: input resolution, channels and layers, "
                     "as in the paper's Table 1, at φ = 0 → at the chosen φ.")
-        st.dataframe(_scaled_stages(model, knobs), hide_index=True)
+        st.markdown(_scaled_stages(model, knobs))
     with right:
         right.plotly_chart(_effnet_curves(model, phi, alpha, beta, gamma), key="eff_curves")
     with st.container(border=True):
@@ -107,15 +115,14 @@ def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
     return {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma}
 
 
-def _scaled_stages(model: str, knobs: dict[str, Any]) -> pd.DataFrame:
-    a0 = tables.stages(archlib.analyze(model))
-    a1 = tables.stages(archlib.analyze(model, **knobs))
-    rows = []
-    for (_, r0), (_, r1) in zip(a0.iterrows(), a1.iterrows()):
-        rows.append({"stage": r1["stage"], "resolution": f"{r0['resolution']} → {r1['resolution']}",
-                     "channels": f"{r0['channels']} → {r1['channels']}",
-                     "layers": f"{r0['layers']} → {r1['layers']}"})
-    return pd.DataFrame(rows)
+def _scaled_stages(model: str, knobs: dict[str, Any]) -> str:
+    a0 = tables.stage_rows(archlib.analyze(model))
+    a1 = tables.stage_rows(archlib.analyze(model, **knobs))
+    rows = [{"stage": r1["stage"], "resolution": f"{r0['side']}² → {r1['side']}²",
+             "channels": f"{r0['channels']} → {r1['channels']}", "layers": f"{r0['layers']} → {r1['layers']}"}
+            for r0, r1 in zip(a0, a1)]
+    return tables.markdown_table(rows, {"stage": "stage", "resolution": "resolution", "channels": "channels",
+                                        "layers": "layers"}, right=["resolution", "channels", "layers"])
 
 
 def _effnet_curves(model: str, phi: float, alpha: float, beta: float, gamma: float):
@@ -163,8 +170,8 @@ def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
     _metric(m[1], "Computed cost", f"×{t['macs'] / t0['macs']:.3f}", help=f"{t['macs']:,} / {t0['macs']:,} MACs")
     _metric(m[2], "Predicted params", f"×{alpha ** 2:.3f}", help="α² (resolution does not change parameters)")
     _metric(m[3], "Computed params", f"×{t['params'] / t0['params']:.3f}", help=f"{t['params']:,} / {t0['params']:,}")
-    _metric(m[4], "MACs · params", f"{human(t['macs'])} · {human(t['params'])}", help=f"at {res} px")
-    left, right = st.columns([2, 3])
+    _metric(m[4], "MACs", human(t["macs"]), help=f"{t['macs']:,} MACs and {t['params']:,} parameters at {res} px")
+    left, right = st.columns([1, 1])
     with left:
         st.markdown("**The paper's trade-offs, recomputed**", help="MobileNet paper, Tables 6 (width) and 7 "
                     "(resolution); the paper's columns are shown for mobilenet_v1.")
@@ -188,11 +195,12 @@ def _mobilenet_table(model: str, res0: int) -> pd.DataFrame:
         knobs = {"width": v} if kind == "width" else {"resolution": v}
         t = lab.totals(model, tuple(sorted(knobs.items())))
         paper = PAPER_V1.get((kind, v)) if model == "mobilenet_v1" else None
-        rows.append({"configuration": f"α = {v}" if kind == "width" else f"{v} px",
+        rows.append({"setting": f"α = {v}" if kind == "width" else f"{v} px",
                      "MACs (M)": round(t["macs"] / 1e6, 1) if t else None,
                      "params (M)": round(t["params"] / 1e6, 2) if t else None,
-                     "paper MACs (M)": paper[0] if paper else None, "paper params (M)": paper[1] if paper else None})
-    return pd.DataFrame(rows)
+                     "paper MACs": paper[0] if paper else None, "paper params": paper[1] if paper else None})
+    df = pd.DataFrame(rows)
+    return df if model == "mobilenet_v1" else df.drop(columns=["paper MACs", "paper params"])
 
 
 def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: dict[str, Knob]):

@@ -297,7 +297,8 @@ def decode(query: Mapping[str, str], *, page: str = EXPLORE) -> tuple[View, list
             key = f"m{slot}"
             m = _model(query, key, default_other(view.model, slot), used, messages) or default_other(view.model, slot)
             view.others.append((m, _knobs(m, query, f"{key}.", used, messages)))
-    unknown = [k for k in query if k not in used]
+    # pages without a schema here (added by their own modules) read their own keys
+    unknown = [k for k in query if k not in used] if page in PAGES else []
     accepted = ", ".join(accepted_keys(view))
     for k in unknown[:10]:
         messages.append(f"Unknown parameter {shown(k)} ignored: this page accepts {accepted}.")

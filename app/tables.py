@@ -1,13 +1,18 @@
-"""Tables derived from an analysis, as pandas DataFrames, and how the app shows them."""
+"""Tables derived from an analysis, and how the app shows the small ones.
+
+Small tables are drawn as Markdown, so the first page needs neither pandas nor Arrow
+(their imports are a good part of the first render on a busy host).
+"""
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any, Sequence
+
 import streamlit as st
 
-from archlib.analysis import Analysis, group_of
+from archlib.analysis import Analysis, group_of, human
 
 
-def stages(a: Analysis) -> pd.DataFrame:
+def stage_rows(a: Analysis) -> list[dict[str, Any]]:
     """One row per stage, like the papers' tables: input resolution, channels, blocks, costs."""
     total = a.totals()["macs"] or 1
     first: dict[str, tuple] = {}
@@ -17,22 +22,30 @@ def stages(a: Analysis) -> pd.DataFrame:
         g = group_of(r.name, 1)
         first.setdefault(g, r.in_shape)
         last[g] = r.out_shape
-        blocks.setdefault(g, set()).add(group_of(r.name, 2))
+        blocks.setdefault(g, set())
+        if r.name.count(".") >= 2:  # s3.b1.dw.conv: a block; stem.conv: a single layer
+            blocks[g].add(group_of(r.name, 2))
     rows = []
     for g, v in a.by_group("stage"):
         ins, out = first[g], last[g]
         rows.append({"stage": g, "resolution": f"{ins[1]}×{ins[2]}" if len(ins) == 3 else "–",
-                     "channels": out[0], "layers": len(blocks[g]), "params": v["params"], "MACs": v["macs"],
+                     "side": ins[1] if len(ins) == 3 else "–",
+                     "channels": out[0], "layers": len(blocks[g]) or 1, "params": v["params"], "MACs": v["macs"],
                      "MACs %": 100 * v["macs"] / total, "activations": v["activations"]})
-    return pd.DataFrame(rows)
+    return rows
 
 
-def show_stages(a: Analysis, **kw) -> None:
-    st.dataframe(stages(a), hide_index=True, column_order=["stage", "resolution", "channels", "layers", "params",
-                                                           "MACs", "MACs %"], column_config={
-        "resolution": st.column_config.TextColumn("input H×W"),
-        "layers": st.column_config.NumberColumn("blocks"),
-        "MACs %": st.column_config.ProgressColumn("MACs %", format="%.1f%%", min_value=0, max_value=100),
-        "params": st.column_config.NumberColumn(format="compact"),
-        "MACs": st.column_config.NumberColumn(format="compact"),
-        "activations": st.column_config.NumberColumn(format="compact")}, **kw)
+def markdown_table(rows: Sequence[dict[str, Any]], columns: dict[str, str], *, right: Sequence[str] = ()) -> str:
+    """A GitHub-flavoured Markdown table of `rows` (keys -> headers in `columns`)."""
+    head = "| " + " | ".join(columns.values()) + " |"
+    rule = "|" + "|".join("---:" if k in right else ":---" for k in columns) + "|"
+    body = ["| " + " | ".join(str(r[k]) for k in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
+def show_stages(a: Analysis) -> None:
+    rows = [{**r, "params": human(r["params"]), "MACs": human(r["MACs"]), "MACs %": f"{r['MACs %']:.1f}%"}
+            for r in stage_rows(a)]
+    cols = {"stage": "stage", "resolution": "input H×W", "channels": "channels", "layers": "blocks",
+            "params": "params", "MACs": "MACs", "MACs %": "MACs %"}
+    st.markdown(markdown_table(rows, cols, right=["channels", "layers", "params", "MACs", "MACs %"]))

@@ -11,7 +11,7 @@ PAGE = state.COMPARE
 P = widgets.params(PAGE)
 pick = lambda name, box, **kw: widgets.control(P[name], state.param_key(PAGE, name), container=box, **kw)  # noqa: E731
 
-st.title("Compare")
+st.title("Compare", anchor=False)
 st.caption("Configuration 1 is the sidebar's model and its knobs (shared with Explore); the others are set here.")
 c = st.columns([1, 3, 1.4, 2], vertical_alignment="bottom")
 n = pick("n", c[0], label="Configurations", style="number")

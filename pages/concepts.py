@@ -11,7 +11,7 @@ import widgets
 PAGE = state.CONCEPTS
 P = widgets.params(PAGE)
 
-st.title("Concepts")
+st.title("Concepts", anchor=False)
 st.caption("The measures and building blocks of efficient networks. Every number is archlib's count of the "
            "block built as a tiny network; change the sizes and they follow.")
 

@@ -25,7 +25,7 @@ items = widgets.knob_items(knobs)
 view = state.View(PAGE, model, dict(knobs), {})
 entry = archlib.get_model(model)
 
-st.title(model)
+st.title(model, anchor=False)
 st.caption(f"{entry.family.name} · {entry.family.paper} — {entry.description}")
 
 try:

@@ -11,7 +11,7 @@ PAGE = state.SCALING
 P = widgets.params(PAGE)
 LABS = {"efficientnet": "EfficientNet φ", "mobilenet": "MobileNet α, ρ", "regnet": "RegNet widths"}
 
-st.title("Scaling")
+st.title("Scaling", anchor=False)
 st.caption("How a family grows: the paper's rule of thumb next to archlib's exact count of the scaled network.")
 lab = widgets.control(P["lab"], state.param_key(PAGE, "lab"), style="pills", label="Scaling rule",
                       format_func=LABS.get)
