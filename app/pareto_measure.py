@@ -239,7 +239,31 @@ def hosts_panel(store: mstore.Store | None, this: str) -> str:
     ids = [h["host_id"] for h in hosts] + ([this] if this not in {h["host_id"] for h in hosts} else [])
     labels = {h["host_id"]: f"{h['hostname']} · {h['device']} · {h['cpu']} · torch {h['torch']}" for h in hosts}
     labels.setdefault(this, "this host (nothing stored yet)")
+    compare_hosts(store, labels)
     if st.session_state.get(HOST) not in ids:
         st.session_state[HOST] = this
     return st.selectbox("Host whose measurements fill the measured-latency axis", ids, key=HOST,
                         format_func=lambda h: labels.get(h, h) + (" (this host)" if h == this else ""))
+
+
+def _non_default(model: str, config: dict[str, Any]) -> str:
+    base = archlib.config(model)
+    return results.format_knobs({k: v for k, v in config.items() if base.get(k) != v})
+
+
+def compare_hosts(store: mstore.Store, labels: dict[str, str]) -> None:
+    """Latency of the configurations measured on more than one host, side by side."""
+    rows = store.rows(kind="latency")
+    if len({r["host_id"] for r in rows}) < 2:
+        return
+    df = pd.DataFrame([{"model": r["model"], "knobs": _non_default(r["model"], r["config"]),
+                        "settings": "{device} · {threads} thr · batch {batch} · {dtype}".format(**r["settings"]),
+                        "host": labels.get(r["host_id"], r["host_id"]), "median_ms": r["result"]["median_ms"]}
+                       for r in rows])
+    pivot = df.pivot_table(index=["model", "knobs", "settings"], columns="host", values="median_ms")
+    pivot = pivot.dropna(thresh=2)
+    st.markdown(f"**Measured on more than one host** ({len(pivot)} configurations, median ms)")
+    if pivot.empty:
+        st.caption("No configuration has been measured with the same settings on two hosts yet.")
+    else:
+        st.dataframe(pivot.reset_index(), hide_index=True)

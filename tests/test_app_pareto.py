@@ -142,3 +142,16 @@ def test_cancel_stops_measure_all_between_models(db, monkeypatch):
     monkeypatch.setattr(store, "record", lambda *a, **k: pytest.fail("measured after cancel"))
     at = open_page({"fam": "SqueezeNet"}, **{"pareto.all.running": True, "pareto.all.cancel": True})
     assert not at.exception and not db.rows()
+
+
+def test_two_hosts_are_compared(db):
+    cfg = measure.settings()
+    here = measure.host_info()
+    db.put(here, "resnet50", {}, cfg, "latency", {"median_ms": 80.0})
+    db.put({**here, "hostname": "gpu-box", "device": "cuda: H200"}, "resnet50", {}, cfg, "latency",
+           {"median_ms": 4.0})
+    at = open_page()
+    assert any("Measured on more than one host" in m.value for m in at.markdown)
+    frames = [d.value for d in at.dataframe]
+    pivot = next(f for f in frames if "settings" in f.columns)
+    assert sorted(pivot.iloc[0][[c for c in pivot.columns if c not in ("model", "knobs", "settings")]]) == [4.0, 80.0]
