@@ -121,3 +121,28 @@ def block_out_widths(model: str, knobs: dict[str, Any]) -> list[int]:
         if len(parts) > 2 and parts[0].startswith("s") and parts[0][1:].isdigit():
             out[".".join(parts[:2])] = r.out_shape[0]
     return list(out.values())
+
+
+#: the latency search stays below this many MACs: one CPU forward pass of more takes seconds
+LATENCY_MAX_MACS = 20_000_000_000
+#: one thread (stable on a shared host), short timed runs: a probe takes about a second
+LATENCY_SETTINGS = {"threads": 1, "min_run_time": 0.2, "max_seconds": 30.0}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def latency_ms(model: str, items: tuple[tuple[str, Any], ...]) -> float | None:
+    """Measured median latency (ms) of one forward pass on this host, under the host's measurement lock.
+
+    Stored with archlib.store like every measurement, so the Pareto page sees it too.
+    """
+    from archlib import store
+
+    try:
+        rec = store.record("latency", model, dict(items), lock_timeout=60, **LATENCY_SETTINGS)
+    except ArchlibError:
+        return None
+    return float(rec["result"]["median_ms"])
+
+
+def measured(model: str, knobs: dict[str, Any]) -> float | None:
+    return latency_ms(model, tuple(sorted(knobs.items())))

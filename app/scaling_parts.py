@@ -1,7 +1,7 @@
 """The three labs of the Scaling page: EfficientNet phi, MobileNet alpha/rho, RegNet widths."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,8 @@ from archlib.knobs import Knob
 
 PAGE = state.SCALING
 CONSTRAINT_TOL = 0.10  # alpha*beta^2*gamma^2 counts as "about 2" within 10%
-UNITS = {"macs": "MACs", "params": "parameters"}
+UNITS = {"macs": "MACs", "params": "parameters", "latency": "ms of measured latency"}
+METRIC_LABELS = {"macs": "MACs", "params": "parameters", "latency": "latency"}
 
 
 def _pick(name: str, P: dict[str, Knob], box: Any = None, **kw: Any) -> Any:
@@ -30,18 +31,46 @@ def _metric(box: Any, label: str, value: str, help: str | None = None, **kw: Any
 
 
 def budget_box(P: dict[str, Knob], *, what: str) -> tuple[str, float | None]:
-    """The inverse solver's inputs: metric and budget (text such as 400M); shows a bad budget's message."""
-    c = st.columns([1.2, 1.2, 3], vertical_alignment="bottom")
-    metric = _pick("budget_metric", P, c[0], label="Budget on", style="pills", format_func=UNITS.get)
-    text = _pick("budget", P, c[1], label="Budget", placeholder="e.g. 400M or 1.5G")
+    """The inverse solver's inputs: metric and budget (400M, 1.5G or 25ms); shows a bad budget's message."""
+    c = st.columns([1.6, 1.2, 3], vertical_alignment="bottom")
+    metric = _pick("budget_metric", P, c[0], label="Budget on", style="pills", format_func=METRIC_LABELS.get)
+    text = _pick("budget", P, c[1], label="Budget", placeholder="400M, 1.5G or 25ms")
     try:
-        budget = state.parse_amount(text) if text else None
+        budget = state.parse_budget(text, metric) if text else None
     except archlib.ArchlibError as e:
         c[2].error(widgets.md_escape(str(e)), icon=":material/error:")
         return metric, None
-    c[2].caption(f"The largest {what} whose {UNITS[metric]} fit the budget, by bisection over archlib's "
-                 "analytic counts (non-decreasing in it). Measured latency is not offered here.")
+    how = ("measured on this host (one thread, median of timed runs; stored for the Pareto page), so each "
+           "probe takes about a second and the answer is as noisy as the timings" if metric == "latency"
+           else "from archlib's analytic counts, non-decreasing in it")
+    c[2].caption(f"The largest {what} whose {METRIC_LABELS[metric]} fits the budget, by bisection: {how}.")
     return metric, budget
+
+
+def solve(model: str, knobs_at: Callable[[float], dict[str, Any]], metric: str, budget: float, *,
+          lo: float, hi: float, name: str, step: float) -> None:
+    """Run the inverse solver and show its answer; a latency budget measures only on request."""
+    if metric != "latency":
+        sol = lab.solve_max(lambda x: lab.cost(model, knobs_at(x), metric), lo, hi, budget, step=step)
+        st.markdown(_solution_text(sol, name, metric, budget, hi))
+        return
+    key = (model, name, lo, hi, budget, tuple(sorted(knobs_at(lo).items())))
+    if st.button("Measure and solve", icon=":material/timer:", key=f"solve_latency_{name}"):
+        st.session_state[state.SS_SOLVE] = key
+    if st.session_state.get(state.SS_SOLVE) != key:
+        return
+    cap = lab.solve_max(lambda x: lab.cost(model, knobs_at(x), "macs"), lo, hi, lab.LATENCY_MAX_MACS, step=step)
+    if cap.x is None:
+        st.warning("Even the smallest configuration is too large to time here.", icon=":material/block:")
+        return
+    with st.status(f"Measuring {model} on this host…", expanded=False) as status:
+        def probe(x: float) -> float | None:
+            status.update(label=f"Measuring {name} = {state.fmt(x)}…")
+            return lab.measured(model, knobs_at(x))
+
+        sol = lab.solve_max(probe, lo, cap.x, budget, step=max(step, 0.05))
+        status.update(label=f"Measured {sol.probes} configurations", state="complete")
+    st.markdown(_solution_text(sol, name, metric, budget, cap.x))
 
 
 def precise(n: float) -> str:
@@ -54,6 +83,8 @@ def precise(n: float) -> str:
 
 def _solution_text(sol: lab.Solution, name: str, metric: str, budget: float, hi: float) -> str:
     unit = UNITS[metric]
+    if metric == "latency":
+        return _latency_text(sol, name, budget, hi)
     if sol.x is None:
         return f"Even the smallest {name} needs {precise(sol.next_cost or 0)} {unit}, over the {precise(budget)} budget."
     text = f"**{name} = {state.fmt(sol.x)}** uses {precise(sol.cost)} {unit} ({sol.cost:,}) ≤ {precise(budget)}"
@@ -61,6 +92,18 @@ def _solution_text(sol: lab.Solution, name: str, metric: str, budget: float, hi:
         return text + f"; that is the top of the allowed range ({state.fmt(hi)})."
     nxt = "is not allowed" if sol.next_cost is None else f"needs {precise(sol.next_cost)}"
     return text + f"; {name} = {state.fmt(sol.next_x)} {nxt}. ({sol.probes} configurations evaluated.)"
+
+
+def _latency_text(sol: lab.Solution, name: str, budget: float, hi: float) -> str:
+    if sol.x is None:
+        got = "could not be measured" if sol.next_cost is None else f"takes {sol.next_cost:.2f} ms"
+        return f"Even the smallest {name} {got}, over the {budget:g} ms budget."
+    text = f"**{name} = {state.fmt(sol.x)}** runs in {sol.cost:.2f} ms ≤ {budget:g} ms here"
+    if sol.next_x is None:
+        return text + f"; that is the top of the searched range ({state.fmt(hi)}: at most " \
+                      f"{precise(lab.LATENCY_MAX_MACS)} MACs)."
+    nxt = "could not be measured" if sol.next_cost is None else f"takes {sol.next_cost:.2f} ms"
+    return text + f"; {name} = {state.fmt(sol.next_x)} {nxt}. ({sol.probes} configurations measured.)"
 
 
 # -- EfficientNet ------------------------------------------------------------
@@ -108,10 +151,8 @@ def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
         st.markdown("**Inverse solver: the largest φ within a budget**")
         metric, budget = budget_box(P, what="φ")
         if budget is not None:
-            hi = float(P["phi"].hi)
-            sol = lab.solve_max(lambda x: lab.cost(model, lab.effnet_knobs("compound", x, alpha, beta, gamma), metric),
-                                0.0, hi, budget, step=0.01)
-            st.markdown(_solution_text(sol, "φ", metric, budget, hi))
+            solve(model, lambda x: lab.effnet_knobs("compound", x, alpha, beta, gamma), metric, budget,
+                  lo=0.0, hi=float(P["phi"].hi), name="φ", step=0.01)
     return {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma}
 
 
@@ -182,10 +223,8 @@ def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
         st.markdown(f"**Inverse solver: the largest α at ρ = {rho:g} within a budget**")
         metric, budget = budget_box(P, what="α")
         if budget is not None:
-            lo, hi = float(schema["width"].lo), float(schema["width"].hi)
-            sol = lab.solve_max(lambda x: lab.cost(model, {"width": x, "resolution": res}, metric), lo, hi,
-                                budget, step=0.01)
-            st.markdown(_solution_text(sol, "α", metric, budget, hi))
+            solve(model, lambda x: {"width": x, "resolution": res}, metric, budget,
+                  lo=float(schema["width"].lo), hi=float(schema["width"].hi), name="α", step=0.01)
     return {"mn_alpha": alpha, "mn_rho": rho}
 
 

@@ -93,6 +93,36 @@ def parse_amount(text: str, *, name: str = "budget") -> float:
     return value
 
 
+_DURATION = re.compile(r"^\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,2})?)\s*(ms|s)?\s*$")
+
+
+def parse_ms(text: str, *, name: str = "budget") -> float:
+    """'25', '25ms', '0.5s' -> milliseconds (a latency budget; a regex, never eval)."""
+    m = _DURATION.match(text) if isinstance(text, str) and len(text) <= 30 else None
+    value = float(m.group(1)) * (1000 if m.group(2) == "s" else 1) if m else math.nan
+    if not (math.isfinite(value) and 0 < value <= 600_000):
+        shown = repr(text[:30]) if isinstance(text, str) else repr(text)
+        raise ArchlibError(f"{name}={shown} is not allowed: a latency {name} must be a positive duration up to "
+                           "600 s, in milliseconds or with a unit ms or s (e.g. 25, 25ms, 0.5s).")
+    return value
+
+
+def parse_budget(text: str, metric: str = "macs") -> float:
+    """A budget in the metric's unit: MACs or parameters (400M, 1.5G), or latency in ms (25ms)."""
+    return parse_ms(text) if metric == "latency" else parse_amount(text)
+
+
+def _check_budget(text: str) -> None:
+    try:
+        parse_amount(text)
+    except ArchlibError:
+        try:
+            parse_ms(text)
+        except ArchlibError:
+            raise ArchlibError(f"budget={text[:30]!r} is not allowed: budget must be a count such as 400M or 1.5G, "
+                               "or a latency such as 25ms.") from None
+
+
 def _choice(name: str, default: Any, choices: Iterable[Any], help: str) -> Knob:
     return Knob(name, "choice", default, help, choices=tuple(choices))
 
@@ -172,9 +202,9 @@ def scaling_params() -> tuple[Knob | TextParam, ...]:
     reg = regnet_model()
     if reg:
         out += [k for k in archlib.get_model(reg).knobs if k.name not in ("resolution", "num_classes")]
-    out += [_choice("budget_metric", "macs", ("macs", "params"), "what the budget limits"),
-            TextParam("budget", "1G", "the budget, e.g. 400M or 1.5G", max_len=30,
-                      check=lambda t: parse_amount(t))]
+    out += [_choice("budget_metric", "macs", ("macs", "params", "latency"), "what the budget limits"),
+            TextParam("budget", "1G", "the budget: a count such as 400M or 1.5G, or a latency such as 25ms",
+                      max_len=30, check=_check_budget)]
     return tuple(out)
 
 

@@ -189,6 +189,16 @@ def test_scaling_mobilenet_lab():
     assert metrics(at)["Predicted cost"] == f"×{0.5 ** 2 * 0.75 ** 2:.3f}"
 
 
+def test_scaling_latency_budget_measures_on_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHLIB_DB", str(tmp_path / "results.sqlite"))  # measurements go to a scratch store
+    at = run("scaling", lab="mobilenet", mn_rho="0.5", budget_metric="latency", budget="500ms")
+    assert not [m for m in at.markdown if "runs in" in m.value]  # nothing is timed before the click
+    at.button(key="solve_latency_α").click().run()
+    assert not at.exception
+    text = next(m.value for m in at.markdown if "runs in" in m.value)
+    assert re.match(r"\*\*α = [\d.]+\*\* runs in [\d.]+ ms ≤ 500 ms here", text)
+
+
 def test_scaling_bad_link_warns_and_uses_defaults():
     at = run("scaling", phi="99", lab="quantum")
     text = warnings(at)
