@@ -78,7 +78,8 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
                          icon=":material/download:", on_click="ignore", key="dl_png")
     with st.spinner("Laying out the graph…"):
         svg = cache.graph_svg(*args)
-    left, right = st.columns([1, 1])
+    # a top-down chain is narrow: the stage table fits beside it; a left-right one takes the width
+    left, right = st.columns([2, 3]) if rankdir == "TB" else (st.container(), st.container())
     with left.container(height=760, border=True, horizontal_alignment="center"):
         st.image(svg.decode(), width="content")
     left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; "
