@@ -10,7 +10,7 @@ from archlib.analysis import Analysis, human
 
 PALETTE = ("#0e7490", "#ea580c", "#7c3aed", "#16a34a", "#dc2626", "#ca8a04", "#475569")
 LABELS = {"macs": "MACs", "params": "Parameters", "activations": "Activations",
-          "elementwise": "Elementwise ops", "flops": "FLOPs"}
+          "elementwise": "Elementwise", "flops": "FLOPs"}
 
 
 def _style(fig: go.Figure, height: int = 360, *, title: str = "", **layout) -> go.Figure:
@@ -69,7 +69,7 @@ def curves(x: Iterable[float], lines: dict[str, Sequence[float]], *, title: str,
         fig.add_vline(x=marker_x, line=dict(color="#64748b", dash="dot"))
     fig = _style(fig, 440, title=title, xaxis_title=x_title, yaxis_title=y_title)
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick="D2")  # label 1, 2, 5 of each decade, not every digit
     return fig
 
 

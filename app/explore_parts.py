@@ -1,6 +1,7 @@
 """The sections of the Explore page (kept here so the page file stays a thin script)."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -80,7 +81,10 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
         svg = cache.graph_svg(*args)
     # a top-down chain is narrow: the stage table fits beside it; a left-right one takes the width
     left, right = st.columns([2, 3]) if rankdir == "TB" else (st.container(), st.container())
-    with left.container(height=760, border=True, horizontal_alignment="center"):
+    w, h = svg_size(svg)
+    room = 380 if rankdir == "TB" else 900  # about the width the image gets, in px
+    height = int(min(760, h * min(1.0, room / max(w, 1)) + 40))
+    with left.container(height=height, border=True, horizontal_alignment="center"):
         st.image(svg.decode(), width="content")
     left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; "
                  "darker = more of the chosen cost. Graph totals equal the table's at every level.")
@@ -88,6 +92,13 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
         st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
         tables.show_stages(cache.analysis(model, items))
     return chosen
+
+
+def svg_size(svg: bytes) -> tuple[float, float]:
+    """(width, height) in CSS px of a Graphviz SVG (its root says e.g. width="230pt")."""
+    head = svg[:600].decode(errors="ignore")
+    w, h = (re.search(rf'{k}="([\d.]+)pt"', head) for k in ("width", "height"))
+    return (float(w.group(1)) * 4 / 3 if w else 800.0, float(h.group(1)) * 4 / 3 if h else 760.0)
 
 
 def _filter(df: "pd.DataFrame", q: str) -> "pd.DataFrame":  # noqa: F821

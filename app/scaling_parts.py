@@ -248,10 +248,11 @@ def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: d
     width = [lab.cost(model, {"width": x}, "macs") if schema["width"].lo <= x <= schema["width"].hi else None
              for x in xs]
     res = [lab.cost(model, {"resolution": int(np.floor(res0 * x + 0.5))}, "macs") for x in xs]
-    lines = {"width α (computed)": [c / base if c else None for c in width], "α² (predicted)": [x * x for x in xs],
+    lines = {"width α (computed)": [c / base if c else None for c in width],
+             "α² = ρ² (predicted)": [x * x for x in xs],
              "resolution ρ (computed)": [c / base if c else None for c in res]}
     return charts.curves(xs, lines, title="MACs relative to α = ρ = 1", x_title="multiplier", y_title="× MACs",
-                         log_y=True, marker_x=alpha, dashed=["α² (predicted)"])
+                         log_y=True, marker_x=alpha, dashed=["α² = ρ² (predicted)"])
 
 
 # -- RegNet ------------------------------------------------------------------

@@ -13,7 +13,7 @@ pick = lambda name, box, **kw: widgets.control(P[name], state.param_key(PAGE, na
 
 st.title("Compare", anchor=False)
 st.caption("Configuration 1 is the sidebar's model and its knobs (shared with Explore); the others are set here.")
-c = st.columns([1, 3, 1.4, 2], vertical_alignment="bottom")
+c = st.columns([0.9, 3.6, 1.4, 1.5], vertical_alignment="bottom")
 n = pick("n", c[0], label="Configurations", style="number")
 metric = pick("metric", c[1], label="Costs shown", style="pills", format_func=parts.LABELS.get)
 level = pick("level", c[2], label="Per", style="pills")
