@@ -139,7 +139,7 @@ class Analysis:
         nbytes = DTYPE_BYTES[dtype]
         t = self._totals
         weights = (t["params"] + t["buffers"]) * nbytes
-        peak_elems, saved = _liveness(self.ir)
+        peak_elems, saved = _liveness(self.ir, [r.cost for r in self.rows])
         grads = t["params"] * nbytes
         return {
             "weights": weights,
@@ -172,8 +172,12 @@ def _depth(level: str | int) -> int:
     raise ArchlibError(f"level={level!r} is not allowed: level must be one of {', '.join(LEVELS)} or a depth >= 1.")
 
 
-def _liveness(ir: IR) -> tuple[int, int]:
-    """(peak live elements during inference, elements saved for a training step)."""
+def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:
+    """(peak live elements during inference, elements saved for a training step).
+
+    An op whose matmul outputs exceed its own output (attention's H*L^2 scores) holds the
+    difference while it runs, and keeps it for the backward pass.
+    """
     last_use: dict[str, int] = {}
     for i, op in enumerate(ir.ops):
         for src in op.inputs:
@@ -182,12 +186,13 @@ def _liveness(ir: IR) -> tuple[int, int]:
     live = size["input"]
     peak = live
     saved = 0
-    for i, op in enumerate(ir.ops):
+    for i, (op, cost) in enumerate(zip(ir.ops, costs)):
         own = 0 if op.kind in VIEW_KINDS else math.prod(op.out_shape)
+        scratch = max(0, cost.activations - cost.out_elems)
         size[op.name] = own
-        saved += own
+        saved += own + scratch
         live += own
-        peak = max(peak, live)
+        peak = max(peak, live + scratch)
         for src in set(op.inputs):
             if last_use[src] == i:
                 live -= size[src]

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-from archlib.cost import EXTRA_COSTS, FVCORE_OPERATOR, OpCost
+from archlib.cost import EXTRA_COSTS, FVCORE_OPERATOR, VIEW_KINDS, OpCost
 from archlib.errors import ArchlibError
 from archlib.ir import IRBuilder, Op
 
@@ -117,6 +117,7 @@ EXTRA_COSTS.update({
     "favor": _favor_cost,
 })
 FVCORE_OPERATOR.update({"attention": "matmul", "favor": "matmul"})
+VIEW_KINDS.update({"to_tokens", "take_token"})
 
 
 # -- cost against sequence length (the Performers page) -------------------------

@@ -24,8 +24,9 @@ from typing import Callable
 
 from archlib.ir import Op
 
-#: op kinds whose output is a view or the input itself, so it allocates nothing new.
-VIEW_KINDS = frozenset({"flatten", "dropout", "slice", "reshape"})
+#: op kinds whose output is a view or the input itself, so it allocates nothing new
+#: (modules adding op kinds add theirs).
+VIEW_KINDS = {"flatten", "dropout", "slice", "reshape"}
 #: op kinds whose cost is counted as MACs.
 MAC_KINDS = frozenset({"conv2d", "linear", "matmul"})
 

@@ -1,0 +1,41 @@
+"""Memory estimates: liveness over the IR, views, attention scratch, batch and dtype scaling."""
+from __future__ import annotations
+
+import pytest
+
+import archlib
+from archlib.errors import ArchlibError
+
+
+def test_lenet_inference_peak_by_hand():
+    # conv1's output (6x30x30 = 5400) and relu1's output alive together is the peak
+    m = archlib.analyze("lenet").memory(batch=1, dtype="float32")
+    assert m["inference_activations_peak"] == 2 * 5400 * 4
+    assert m["weights"] == 81194 * 4
+    # flatten is a view: saved activations are every other op's output
+    a = archlib.analyze("lenet")
+    saved = sum(r.cost.out_elems for r in a.rows if r.op != "flatten")
+    assert m["training_saved_activations"] == saved * 4
+    assert m["training_total"] == 81194 * 4 * 3 + saved * 4  # weights, grads, momentum
+
+
+def test_batch_and_dtype_scale_activations_not_weights():
+    a = archlib.analyze("mobilenet_v2")
+    m1, m8 = a.memory(batch=1), a.memory(batch=8, dtype="float16")
+    assert m8["inference_activations_peak"] == m1["inference_activations_peak"] * 8 // 2
+    assert m8["weights"] == m1["weights"] // 2
+
+
+def test_softmax_attention_holds_its_score_matrix():
+    a = archlib.analyze("vit_b_16")
+    scores = 12 * 197 * 197
+    qkv = 197 * 3 * 768
+    # at an attention op: its input (qkv), the residual stream, its output and the scores are live
+    assert a.memory()["inference_activations_peak"] >= (scores + qkv + 197 * 768) * 4
+
+
+@pytest.mark.parametrize("kw,needle", [({"batch": 0}, "batch=0"), ({"dtype": "float8"}, "dtype='float8'"),
+                                        ({"optimizer": "lion"}, "optimizer='lion'")])
+def test_bad_memory_arguments(kw, needle):
+    with pytest.raises(ArchlibError, match=needle):
+        archlib.analyze("lenet").memory(**kw)
