@@ -11,7 +11,7 @@ import streamlit as st
 
 import archlib
 from archlib import blockgraph
-from archlib.analysis import Analysis, group_of
+from archlib.analysis import Analysis, group_key
 
 Items = tuple[tuple[str, Any], ...]
 
@@ -35,7 +35,7 @@ def layer_table(model: str, items: Items) -> "pd.DataFrame":  # noqa: F821
     rows = []
     for r in a.rows:
         c = r.cost
-        rows.append({"name": r.name, "op": r.op, "stage": group_of(r.name, 1),
+        rows.append({"name": r.name, "op": r.op, "stage": group_key(r.name, "stage"),
                      "input": "x".join(map(str, r.in_shape)), "output": "x".join(map(str, r.out_shape)),
                      "params": c.params, "macs": c.macs, "flops": c.flops, "elementwise": c.elementwise,
                      "activations": c.activations, "buffers": c.buffers, "fvcore": c.fvcore,

@@ -12,7 +12,7 @@ import cache
 import tables
 import state
 import widgets
-from archlib.analysis import Analysis, group_of, human
+from archlib.analysis import Analysis, human
 from archlib.knobs import Knob
 
 PAGE = state.EXPLORE

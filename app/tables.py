@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import streamlit as st
 
-from archlib.analysis import Analysis, group_of, human
+from archlib.analysis import Analysis, group_key, human
 
 
 def stage_rows(a: Analysis) -> list[dict[str, Any]]:
@@ -17,17 +17,21 @@ def stage_rows(a: Analysis) -> list[dict[str, Any]]:
     total = a.totals()["macs"] or 1
     first: dict[str, tuple] = {}
     last: dict[str, tuple] = {}
+    conv_out: dict[str, tuple] = {}
     blocks: dict[str, set] = {}
     for r in a.rows:
-        g = group_of(r.name, 1)
+        g = group_key(r.name, "stage")
         first.setdefault(g, r.in_shape)
         last[g] = r.out_shape
+        if r.op == "conv2d":  # the papers' tables give a stage's conv width (1280, not 1000 classes)
+            conv_out[g] = r.out_shape
         blocks.setdefault(g, set())
-        if r.name.count(".") >= 2:  # s3.b1.dw.conv: a block; stem.conv: a single layer
-            blocks[g].add(group_of(r.name, 2))
+        block = group_key(r.name, "block")
+        if block.split(".")[-1][:1] == "b" and block != g:  # s3.b1 is a block; stem, s1.pool are not
+            blocks[g].add(block)
     rows = []
     for g, v in a.by_group("stage"):
-        ins, out = first[g], last[g]
+        ins, out = first[g], conv_out.get(g, last[g])
         rows.append({"stage": g, "resolution": f"{ins[1]}×{ins[2]}" if len(ins) == 3 else "–",
                      "side": ins[1] if len(ins) == 3 else "–",
                      "channels": out[0], "layers": len(blocks[g]) or 1, "params": v["params"], "MACs": v["macs"],

@@ -5,6 +5,7 @@ See archlib.cost for the counting conventions. Nothing here allocates a tensor.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -19,6 +20,7 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 
 #: optimizer state per parameter, in parameter-sized copies
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
 
+#: named levels of the hierarchy (see group_key); the depths are for integer comparisons only
 LEVELS = {"stage": 1, "block": 2, "unit": 3, "op": 99}
 
 
@@ -62,6 +64,33 @@ def group_of(name: str, depth: int) -> str:
     return ".".join(parts[:depth])
 
 
+_BLOCK = re.compile(r"b\d+")
+_STAGE = re.compile(r"s\d+")
+
+
+def group_key(name: str, level: str | int) -> str:
+    """The group `name` falls in at `level`.
+
+    stage: the first name component (`stem`, `s3`, `head`). block: `s3.b1` for ops of a
+    block; the whole stem or head; a stage-level op (`s1.pool`) on its own. unit: one
+    component below the block (`s3.b1.dw`, `stem.conv`). op: the name. An integer level
+    is a plain prefix of that many components.
+    """
+    if isinstance(level, int) and not isinstance(level, bool):
+        return group_of(name, _depth(level))
+    if level == "op":
+        return name
+    parts = name.split(".")
+    if level == "stage" or len(parts) == 1:
+        return parts[0] if level in LEVELS else group_of(name, _depth(level))
+    n = 2 if _BLOCK.fullmatch(parts[1]) or _STAGE.fullmatch(parts[0]) else 1
+    if level == "unit":
+        n += 1
+    elif level != "block":
+        _depth(level)  # raises with the allowed levels
+    return ".".join(parts[:n])
+
+
 @dataclass(frozen=True)
 class Analysis:
     """The analysis of one model configuration: rows in execution order plus views."""
@@ -95,10 +124,10 @@ class Analysis:
 
     def by_group(self, level: str | int = "block") -> list[tuple[str, dict[str, int]]]:
         """Sums per name prefix at `level` (stage, block, unit, op or a depth), in order."""
-        depth = _depth(level)
+        _depth(level)
         out: dict[str, dict[str, int]] = {}
         for r in self.rows:
-            acc = out.setdefault(group_of(r.name, depth), _zero())
+            acc = out.setdefault(group_key(r.name, level), _zero())
             _accumulate(acc, r.cost)
         return list(out.items())
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import networkx as nx
 
-from archlib.analysis import COUNTS, Analysis, _depth, group_of, human
+from archlib.analysis import COUNTS, Analysis, _depth, group_key, human
 from archlib.errors import ArchlibError
 from archlib.ir import INPUT
 
@@ -35,10 +35,10 @@ def op_graph(a: Analysis) -> nx.DiGraph:
 
 def collapse(g: nx.DiGraph, level: str | int) -> nx.DiGraph:
     """Merge ops sharing a name prefix of the level's depth; counts are summed."""
-    depth = _depth(level)
+    _depth(level)
     out = nx.DiGraph(model=g.graph.get("model"), level=level)
     for n, d in g.nodes(data=True):
-        key = n if n == INPUT else group_of(n, depth)
+        key = n if n == INPUT else group_key(n, level)
         if key not in out:
             out.add_node(key, kind=d["kind"], kinds=set(), in_shape=d.get("in_shape"), ops=0,
                          **dict.fromkeys(COUNTS, 0))
@@ -53,8 +53,8 @@ def collapse(g: nx.DiGraph, level: str | int) -> nx.DiGraph:
         if len(kinds) > 1 or out.nodes[n]["ops"] > 1:
             out.nodes[n]["kind"] = "group"
     for u, v, d in g.edges(data=True):
-        cu = u if u == INPUT else group_of(u, depth)
-        cv = group_of(v, depth)
+        cu = u if u == INPUT else group_key(u, level)
+        cv = group_key(v, level)
         if cu != cv:
             out.add_edge(cu, cv, shape=d["shape"])
     return out

@@ -32,7 +32,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import archlib
-    from archlib import api
     from archlib.analysis import Analysis
 
     knobs = {"resolution": args.resolution}

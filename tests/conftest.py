@@ -14,7 +14,7 @@ settings.register_profile("ci", deadline=None, suppress_health_check=[HealthChec
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-#: models too large to build for real at every test run (their checks run on meta tensors)
+#: models whose real build is slow (hundreds of MB of weights): their real-tensor tests are marked slow
 HUGE_PARAMS = 200_000_000
 
 

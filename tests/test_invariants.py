@@ -42,13 +42,17 @@ def test_counts_match_flopcounter_default(name):
     check_counts_meta(name)
 
 
-@pytest.mark.parametrize("name", MODELS)
+def _real_params(names):
+    """Models to build for real; the huge ones (hundreds of MB of weights) are marked slow."""
+    return [pytest.param(n, marks=pytest.mark.slow) if archlib.analyze(n).totals()["params"] > HUGE_PARAMS else n
+            for n in names]
+
+
+@pytest.mark.parametrize("name", _real_params(MODELS))
 def test_fvcore_forward_and_shape_small(name):
     """fvcore per module and a real forward on a small input."""
     knobs = small_config(name)
     a = archlib.analyze(name, **knobs)
-    if a.totals()["params"] > HUGE_PARAMS:
-        pytest.skip("covered on meta tensors; too large to build for real on every run")
     model = archlib.build(name, **knobs).eval()
     assert sum(p.numel() for p in model.parameters()) == a.totals()["params"]
     with torch.no_grad():
@@ -146,3 +150,19 @@ def test_random_configs_agree_with_counters(name):
         check_counts_meta(name, **cfg)
 
     check()
+
+
+def test_levels_group_stems_heads_and_blocks():
+    """Block level: a block per `sN.bM`, the whole stem and head, a stage-level op on its own."""
+    from archlib.analysis import group_key
+
+    assert [group_key("s3.b1.dw.conv", lv) for lv in ("stage", "block", "unit", "op")] == \
+        ["s3", "s3.b1", "s3.b1.dw", "s3.b1.dw.conv"]
+    assert [group_key("stem.conv.bn", lv) for lv in ("stage", "block", "unit")] == ["stem", "stem", "stem.conv"]
+    assert group_key("s1.pool", "block") == "s1.pool"
+    assert group_key("conv1", "block") == "conv1"
+    assert group_key("s3.b1.dw.conv", 2) == "s3.b1"
+    with pytest.raises(archlib.ArchlibError, match="level='bogus'"):
+        group_key("s1.b1", "bogus")
+    names = [k for k, _ in archlib.analyze("mobilenet_v2").by_group("block")]
+    assert names[0] == "stem" and names[-1] == "head" and "s2.b2" in names
