@@ -48,17 +48,27 @@ def layer_csv(model: str, items: Items) -> bytes:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str) -> str:
+def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> str:
+    return blockgraph.to_dot(level_graph(model, items, level), color_by=color, rankdir=rankdir, top=top)
+
+
+def level_graph(model: str, items: Items, level: str) -> "nx.DiGraph":  # noqa: F821
+    """The graph of this configuration at `level` (op, unit, block or stage)."""
     from archlib.blockgraph import collapse, op_graph
 
     g = op_graph(analysis(model, items))
-    return blockgraph.to_dot(g if level == "op" else collapse(g, level), color_by=color, rankdir=rankdir)
+    return g if level == "op" else collapse(g, level)
+
+
+def node_max(model: str, items: Items, level: str, color: str) -> int:
+    """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
+    return max((d[color] for _, d in level_graph(model, items, level).nodes(data=True)), default=0)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str) -> bytes:
+def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> bytes:
     """The graph laid out server-side by Graphviz `dot`."""
-    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir))
+    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir, top))
 
 
 def graph_png(model: str, items: Items, level: str, color: str, rankdir: str) -> bytes:

@@ -99,11 +99,14 @@ def stage_bars(configs: list[Config], metric: str, level: str) -> None:
 def graphs(configs: list[Config], metric: str, level: str) -> None:
     """The graphs next to each other, at the chosen level, coloured by the chosen cost."""
     st.subheader("Graphs", anchor=False)
+    shown = [c for c in configs if c.analysis is not None]
+    top = max((cache.node_max(c.model, widgets.knob_items(c.knobs), level, metric) for c in shown), default=0)
+    st.caption(f"One colour scale for all graphs: the darkest box has the largest {metric} of any of them.")
     for c, col in zip(configs, st.columns(len(configs))):
         if c.analysis is None:
             continue
         with col:
             st.caption(c.label)
-            svg = cache.graph_svg(c.model, widgets.knob_items(c.knobs), level, metric, "TB")
+            svg = cache.graph_svg(c.model, widgets.knob_items(c.knobs), level, metric, "TB", top)
             with st.container(height=640, border=True, horizontal_alignment="center"):
                 st.image(svg.decode(), width="content")

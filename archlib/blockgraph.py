@@ -64,13 +64,19 @@ def graph_totals(g: nx.DiGraph) -> dict[str, int]:
     return {k: sum(d[k] for _, d in g.nodes(data=True)) for k in COUNTS}
 
 
-def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB") -> str:
-    """DOT source: boxes labelled with name, shape and costs, filled by `color_by`."""
+def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: int | None = None) -> str:
+    """DOT source: boxes labelled with name, shape and costs, filled by `color_by`.
+
+    Shades run from 0 to `top` (default: the graph's largest node), so graphs drawn with
+    one `top` share a colour scale.
+    """
     if color_by not in COLOR_BY:
         raise ArchlibError(f"color_by={color_by!r} is not allowed: color_by must be one of {', '.join(COLOR_BY)}.")
     if rankdir not in ("TB", "LR"):
         raise ArchlibError(f"rankdir={rankdir!r} is not allowed: rankdir must be TB or LR.")
-    top = max((d[color_by] for _, d in g.nodes(data=True)), default=0) or 1
+    if top is None:
+        top = max((d[color_by] for _, d in g.nodes(data=True)), default=0)
+    top = max(top, 1)
     ids = {n: f"n{i}" for i, n in enumerate(g.nodes)}
     lines = [
         "digraph G {",
