@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--level", default="block", help="op, unit, block (default) or stage")
     gr.add_argument("--color-by", default="macs", help="macs, params, activations or elementwise")
     gr.add_argument("-o", "--output", help="write to this file instead of standard output")
+    me = sub.add_parser("measure", help="time it on this host and store the result (extra --KNOB/--SETTING VALUE "
+                                        "pairs: settings are device, batch, threads, dtype, channels_last, "
+                                        "min_run_time, max_seconds)")
+    me.add_argument("model")
+    me.add_argument("--kind", choices=("latency", "train_step", "energy"), default="latency")
+    me.add_argument("--json", action="store_true")
     return p
 
 
@@ -103,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = _cmd_list(args)
         elif args.cmd == "knobs":
             out = _cmd_knobs(args)
+        elif args.cmd == "measure":
+            out = _cmd_measure(args, parse_knob_args(extra))
         elif args.cmd == "summary":
             a = api.analyze(args.model, **parse_knob_args(extra))
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
@@ -129,3 +137,23 @@ def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
             f.write(data)
         return None
     return data.decode()
+
+
+def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
+    from archlib import measure, store
+
+    names = {k.name for k in measure.SETTINGS}
+    settings = {k: v for k, v in pairs.items() if k in names}
+    knobs = {k: v for k, v in pairs.items() if k not in names}
+    rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=lambda msg: print(
+        msg, file=sys.stderr), **settings)
+    if args.json:
+        return json.dumps(rec, default=str)
+    r, h, cfg = rec["result"], rec["host"], rec["settings"]
+    where = f"{h.get('device_name') or h.get('cpu') or cfg['device']}, {cfg['threads']} thread(s), torch {h.get('torch')}"
+    if args.kind == "energy":
+        return f"{args.model} energy on {where}: {r.get('status', '')} {json.dumps({k: v for k, v in r.items() if k != 'status'})}"
+    peak = f"{r['peak_bytes'] / 1e6:.1f} MB measured" if r.get("peak_bytes") else "peak memory not measured"
+    return (f"{args.model} {args.kind} on {where}, batch {cfg['batch']}, {cfg['dtype']}: "
+            f"median {r['median_ms']:.3f} ms (IQR {r['iqr_ms']:.3f} ms, {r['runs']} runs); "
+            f"{r['macs_per_ms'] / 1e6:.2f} GMACs/s; {peak} vs {r['analytic_bytes'] / 1e6:.1f} MB analytic")

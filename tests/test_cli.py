@@ -62,3 +62,20 @@ def test_bad_input_exits_2_without_traceback(args, needle):
     assert p.returncode == 2
     assert needle in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_measure_stores_and_prints(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ARCHLIB_DB", str(tmp_path / "m.sqlite"))
+    assert main(["measure", "lenet", "--min_run_time", "0.05", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["settings"]["batch"] == 1 and rec["result"]["median_ms"] > 0
+    from archlib.store import Store
+
+    assert len(Store(tmp_path / "m.sqlite").rows(kind="latency")) == 1
+
+
+def test_measure_bad_setting_exits_2(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "archlib", "measure", "lenet", "--threads", "-3"],
+                       capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
+                                                                         "ARCHLIB_DB": str(tmp_path / "m.sqlite")})
+    assert p.returncode == 2 and "threads must be an integer in [0, 256]" in p.stderr
