@@ -101,7 +101,7 @@ def graphs(configs: list[Config], metric: str, level: str) -> None:
     st.subheader("Graphs", anchor=False)
     shown = [c for c in configs if c.analysis is not None]
     top = max((cache.node_max(c.model, widgets.knob_items(c.knobs), level, metric) for c in shown), default=0)
-    st.caption(f"One colour scale for all graphs: the darkest box has the largest {metric} of any of them.")
+    st.caption(f"One colour scale for all graphs: the darkest box has the largest {'MACs' if metric == 'macs' else metric} of any of them.")
     for c, col in zip(configs, st.columns(len(configs))):
         if c.analysis is None:
             continue

@@ -8,7 +8,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from archlib.cost import FVCORE_OPERATOR, VIEW_KINDS, OpCost, op_cost
 from archlib.errors import ArchlibError
@@ -24,8 +24,7 @@ OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
 LEVELS = {"stage": 1, "block": 2, "unit": 3, "op": 99}
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One line of the per-layer table."""
 
     name: str
@@ -103,11 +102,11 @@ class Analysis:
 
     @classmethod
     def of(cls, model: str, config: dict[str, Any], ir: IR) -> "Analysis":
-        rows = tuple(Row(op.name, op.kind, op.in_shapes[0] if op.in_shapes else (), op.out_shape,
-                         op_cost(op)) for op in ir.ops)
-        totals = _zero()
-        for r in rows:
-            _accumulate(totals, r.cost)
+        costs = [op_cost(op) for op in ir.ops]
+        rows = tuple([Row(op.name, op.kind, op.in_shapes[0] if op.in_shapes else (), op.out_shape, c)
+                      for op, c in zip(ir.ops, costs)])
+        col = dict(zip(OpCost._fields, map(sum, zip(*costs)))) if costs else dict.fromkeys(OpCost._fields, 0)
+        totals = {k: (2 * col["macs"] if k == "flops" else col[k]) for k in COUNTS}
         return cls(model, dict(config), ir, rows, totals)
 
     @property

@@ -19,8 +19,7 @@ All counts are per sample (batch 1).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from archlib.ir import Op
 
@@ -41,9 +40,8 @@ FVCORE_OPERATOR = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class OpCost:
-    """Cost of one op, per sample."""
+class OpCost(NamedTuple):
+    """Cost of one op, per sample (a NamedTuple: thousands are made per analysis)."""
 
     params: int
     buffers: int

@@ -8,10 +8,9 @@ ops (stage, block, unit) is a contiguous slice.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Sequence
 
 from archlib.errors import ArchlibError
 
@@ -21,16 +20,15 @@ INPUT = "input"
 ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu")
 
 
-@dataclass(frozen=True)
-class Op:
-    """One primitive op: its name, kind, producers, shapes and attributes."""
+class Op(NamedTuple):
+    """One primitive op: its name, kind, producers, shapes and attributes (immutable)."""
 
     name: str
     kind: str
     inputs: tuple[str, ...]
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
-    attrs: dict = field(default_factory=dict, compare=True)
+    attrs: dict = {}
 
     @property
     def in_shape(self) -> Shape:
@@ -69,6 +67,22 @@ def pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool, d: int = 1) -> 
     return out
 
 
+class _Scope:
+    """`with builder.scope("s3", "b1"):` (a plain class: contextlib's generator is slow here)."""
+
+    __slots__ = ("b", "parts", "saved")
+
+    def __init__(self, b: "IRBuilder", parts: tuple[str, ...]) -> None:
+        self.b, self.parts = b, parts
+
+    def __enter__(self) -> None:
+        self.saved = self.b._prefix
+        self.b._prefix += "".join(f"{p}." for p in self.parts)
+
+    def __exit__(self, *exc: object) -> None:
+        self.b._prefix = self.saved
+
+
 class IRBuilder:
     """Builds an IR while inferring shapes; families call it, one method per op kind.
 
@@ -80,35 +94,31 @@ class IRBuilder:
         self.input = INPUT
         self._ops: list[Op] = []
         self._shapes: dict[str, Shape] = {INPUT: self.input_shape}
-        self._scope: list[str] = []
+        self._prefix = ""  # "s3.b1." inside scope("s3", "b1")
 
     # -- naming -------------------------------------------------------------
-    @contextlib.contextmanager
-    def scope(self, *parts: str) -> Iterator[None]:
-        """Prefix the names of ops made inside with `parts` (e.g. "s3", "b1")."""
-        self._scope.extend(parts)
-        try:
-            yield
-        finally:
-            del self._scope[len(self._scope) - len(parts):]
+    def scope(self, *parts: str) -> "_Scope":
+        """Prefix the names of ops made inside with `parts` (e.g. "s3", "b1"); a context manager."""
+        return _Scope(self, parts)
 
     def shape(self, value: str) -> Shape:
         return self._shapes[value]
 
     def emit(self, local: str, kind: str, inputs: Sequence[str], out_shape: Shape, **attrs: Any) -> str:
         """Append an op of any registered kind (modules adding op kinds use this)."""
-        name = ".".join([*self._scope, local])
-        if name in self._shapes:
+        name = self._prefix + local
+        shapes = self._shapes
+        if name in shapes:
             raise ValueError(f"duplicate op name {name!r}")
-        out = tuple(int(v) for v in out_shape)
-        if any(v <= 0 for v in out):
+        out = tuple(map(int, out_shape))
+        if out and min(out) <= 0:
             raise ArchlibError(
                 f"op {name} would produce an empty tensor of shape {out} from input "
                 f"{self.input_shape}: the input resolution is too small for this model."
             )
         ins = tuple(inputs)
-        self._ops.append(Op(name, kind, ins, tuple(self._shapes[i] for i in ins), out, attrs))
-        self._shapes[name] = out
+        self._ops.append(Op(name, kind, ins, tuple([shapes[i] for i in ins]), out, attrs))
+        shapes[name] = out
         return name
 
     def finish(self) -> IR:
@@ -220,10 +230,16 @@ def validate(ir: IR) -> IR:
     seen = {INPUT}
     closed: set[str] = set()
     open_prefixes: list[str] = []
+    parent = None
     for op in ir.ops:
-        for i in op.inputs:
-            if i not in seen:
-                raise ValueError(f"op {op.name} reads {i!r} before it is produced")
+        if not seen.issuperset(op.inputs):
+            raise ValueError(f"op {op.name} reads {sorted(set(op.inputs) - seen)} before they are produced")
+        if op.name.rpartition(".")[0] == parent:  # same group as the op before: nothing opens or closes
+            if op.name in closed:
+                raise ValueError(f"op {op.name} reuses a group name")
+            seen.add(op.name)
+            continue
+        parent = op.name.rpartition(".")[0]
         parts = op.name.split(".")
         prefixes = [".".join(parts[:n]) for n in range(1, len(parts))]
         keep = 0

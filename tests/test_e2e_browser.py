@@ -1,18 +1,14 @@
 """End-to-end tests in a real browser: Debian's Chromium driven by Playwright, against the real server.
 
 Run with `pytest -m browser tests/test_e2e_browser.py`. Screenshots go to artifacts/.
-Skipped when Playwright or Chromium is missing.
+Needs Debian's Chromium (CI installs it).
 """
 from __future__ import annotations
 
 import io
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,65 +17,27 @@ import pytest
 import archlib
 from archlib.analysis import human
 
+from browser_support import ARTIFACTS, IDLE, app_server, chromium
+from playwright.sync_api import expect
+
 pytestmark = pytest.mark.browser
-playwright = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/lib/chromium/chromium"
-ARTIFACTS = ROOT / "artifacts"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 HAS_EFFNET = "efficientnet_b0" in archlib.list_models()
-
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's Chromium is not installed", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server():
     """The app as users run it, from the repository root, on a free port."""
-    port = _free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "server.log", "w")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the server exited; see artifacts/server.log")
-                time.sleep(0.1)
+    with app_server("server.log") as url:
         yield {"url": url, "started": started}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True,
-            viewport={"width": 1400, "height": 2200}, accept_downloads=True,
-            args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
+    with chromium(tmp_path_factory.mktemp("chromium"), viewport={"width": 1400, "height": 2200},
+                  accept_downloads=True) as ctx:
         yield ctx
-        ctx.close()
 
 
 @pytest.fixture

@@ -3,75 +3,31 @@ a click on a published point opens it in Explore, and a measurement appears on t
 measured-latency axis. Screenshots go to artifacts/."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-pytestmark = pytest.mark.browser
-pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from browser_support import ARTIFACTS, IDLE, app_server, chromium
+from playwright.sync_api import expect
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/lib/chromium/chromium"
-ARTIFACTS = ROOT / "artifacts"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+pytestmark = pytest.mark.browser
+
 # a published configuration (TF-slim's mobilenet_v2_0.35_96) small enough to measure in a test
 TINY = "width=0.35;resolution=96"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's Chromium is not installed", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port, db = _free_port(), tmp_path_factory.mktemp("db") / "m.sqlite"
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "server-pareto.log", "w")
-    env = {**__import__("os").environ, "ARCHLIB_DB": str(db)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the server exited; see artifacts/server-pareto.log")
-                time.sleep(0.1)
+    db = tmp_path_factory.mktemp("db") / "m.sqlite"
+    with app_server("server-pareto.log", env={"ARCHLIB_DB": str(db)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True,
-            viewport={"width": 1500, "height": 1300},
-            args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
+    with chromium(tmp_path_factory.mktemp("chromium"), viewport={"width": 1500, "height": 1300}) as ctx:
         yield ctx.new_page()
-        ctx.close()
 
 
 def _idle(page, timeout: float = 120_000) -> None:
