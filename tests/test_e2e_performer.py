@@ -42,7 +42,7 @@ def test_shared_link_shows_the_crossover(page):
 def test_changing_features_changes_numbers_and_url(page):
     _open(page, "/performer")
     expect(_metric(page, "MACs crossover")).to_have_text(f"{att.crossover_tokens(32, 110):,} tokens", timeout=30_000)
-    box = page.get_by_label("Features m")
+    box = page.get_by_role("spinbutton", name="Features m")
     box.fill("55")
     box.press("Enter")
     expect(_metric(page, "MACs crossover")).to_have_text(f"{att.crossover_tokens(32, 55):,} tokens", timeout=30_000)
