@@ -19,7 +19,6 @@ from archlib.errors import ArchlibError
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = data.PAGE
-SEEDED = "pareto._seeded"
 OPEN = "pareto._open"  # (model, full config) chosen by a click, switched to on the next run
 CHART = "pareto.chart"
 
@@ -29,31 +28,20 @@ def key(name: str) -> str:
 
 
 def seed_from_url(params: dict[str, Any], model: str) -> None:
-    """On this page's first run in a session: its URL parameters into session state, each
-    validated by its schema; bad values get a message and the default."""
-    if st.session_state.get(SEEDED):
-        return
-    st.session_state[SEEDED] = True
-    query = st.query_params.to_dict()
-    messages: list[str] = []
-    for name, spec in params.items():
-        if name in query:
-            try:
-                st.session_state[key(name)] = state.clean(spec.parse(query[name]))
-            except ArchlibError as e:
-                messages.append(f"{e} Using the default, {state.fmt(spec.default) or 'empty'}.")
-    if query.get("cfg"):
+    """On this page's first run in a session: its URL parameters, and `cfg` (the sidebar
+    model's knobs shown on the cost axis), into session state."""
+
+    def cfg(query: dict[str, str]) -> list[str]:
+        if not query.get("cfg"):
+            return []
         try:
             for k, v in results.parse_knobs(model, query["cfg"]).items():
                 st.session_state[state.knob_key(model, k)] = v
         except ArchlibError as e:
-            messages.append(f"cfg: {e} Using the model's current knobs.")
-    old = st.session_state.get(state.SS_MESSAGES) or []
-    # the app's codec does not know this page's keys yet: drop its "unknown parameter" notes for them
-    ours = [m for m in old if not any(m.startswith(f"Unknown parameter {n} ") for n in params)]
-    st.session_state[state.SS_MESSAGES] = ours + messages
-    if len(ours) != len(old) or messages:
-        st.rerun()
+            return [f"cfg: {e} Using the model's current knobs."]
+        return []
+
+    widgets.seed_page_params(PAGE, params, extra=cfg)
 
 
 def current_knobs(model: str, slot: int = 1) -> dict[str, Any]:

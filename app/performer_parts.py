@@ -14,11 +14,9 @@ import state
 import widgets
 from archlib import attention as att
 from archlib.analysis import DTYPE_BYTES
-from archlib.errors import ArchlibError
 from archlib.knobs import Knob
 
 PAGE = "performer"
-SEEDED = "performer._seeded"
 LATENCY = "performer._latency"  # {settings: [Latency, ...]} measured in this session
 VIEWS = {"cost": "Cost vs length", "latency": "Latency here", "error": "Approximation error"}
 VIT_MODELS = ("deit_tiny_patch16_224", "deit_small_patch16_224", "vit_b_16")
@@ -53,29 +51,8 @@ def key(name: str) -> str:
 
 def seed_from_url() -> None:
     """On this page's first run in a session: its URL values into session state, each parsed
-    by its Knob; a bad value gets a message naming it and its range, and the default."""
-    if st.session_state.get(SEEDED):
-        return
-    st.session_state[SEEDED] = True
-    query = st.query_params.to_dict()
-    messages = []
-    for name, spec in P.items():
-        if name in query:
-            try:
-                st.session_state[key(name)] = state.clean(spec.parse(query[name]))
-            except ArchlibError as e:
-                messages.append(f"{e} Using the default, {state.fmt(spec.default)}.")
-    old = st.session_state.get(state.SS_MESSAGES) or []
-    # the app's codec may not know this page's keys: drop its "unknown parameter" notes for them
-    ours = [m for m in old if not any(m.startswith(f"Unknown parameter {n} ") for n in P)]
-    known = {*P, state.MODEL, *state.RESERVED}
-    for k in [k for k in query if k not in known][:10]:
-        note = f"Unknown parameter {state.shown(k)} "
-        if not any(m.startswith(note) for m in ours):
-            messages.append(f"{note}ignored: this page accepts {', '.join([state.MODEL, *P])}.")
-    st.session_state[state.SS_MESSAGES] = ours + messages
-    if len(ours) != len(old) or messages:
-        st.rerun()
+    by its Knob; a bad value or an unknown key gets a message, and the default stays."""
+    widgets.seed_page_params(PAGE, P, flag_unknown=True)
 
 
 def value(name: str) -> Any:

@@ -7,13 +7,14 @@ on a session's first run, else the default), so a link and a click set state the
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 import archlib
 import state
+from archlib.errors import ArchlibError
 from archlib.knobs import Knob
 
 SLIDER_MAX_STEPS = 2000  # wider ranges get a number input: a slider would be too coarse
@@ -144,3 +145,36 @@ def model_caption(model: str) -> str:
 
 def first(it: Iterable[Any]) -> Any:
     return next(iter(it))
+
+
+def seed_page_params(page: str, params: Mapping[str, Knob | state.TextParam], *,
+                     extra: Callable[[dict[str, str]], list[str]] | None = None,
+                     flag_unknown: bool = False) -> None:
+    """On a page's first run in a session: its URL values into session state (`page.<name>`).
+
+    Each value is parsed by its schema (never evaluated); a bad one gets a message naming it
+    and its range, and the default stays. `extra` reads further keys and returns its own
+    messages; `flag_unknown` names keys the page does not accept.
+    """
+    seeded = f"{page}._seeded"
+    if st.session_state.get(seeded):
+        return
+    st.session_state[seeded] = True
+    query = st.query_params.to_dict()
+    messages: list[str] = []
+    for name, spec in params.items():
+        if name in query:
+            try:
+                st.session_state[state.param_key(page, name)] = state.clean(spec.parse(query[name]))
+            except ArchlibError as e:
+                messages.append(f"{e} Using the default, {state.fmt(spec.default) or 'empty'}.")
+    if extra:
+        messages += extra(query)
+    if flag_unknown:
+        known = {*params, state.MODEL, *state.RESERVED}
+        accepted = ", ".join([state.MODEL, *params])
+        messages += [f"Unknown parameter {state.shown(k)} ignored: this page accepts {accepted}."
+                     for k in [k for k in query if k not in known][:10]]
+    if messages:
+        st.session_state[state.SS_MESSAGES] = (st.session_state.get(state.SS_MESSAGES) or []) + messages
+        st.rerun()
