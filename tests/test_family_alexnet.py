@@ -5,12 +5,10 @@ import csv
 from importlib import resources
 
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 import archlib
-from archlib.crosscheck import flopcounter_macs
-from archlib.torchmodel import build_module
+from checks import assert_agrees_with_torch
 
 MODEL = "alexnet"
 # torchvision's AlexNet features: (out channels, kernel, stride, padding) of conv1..conv5
@@ -70,7 +68,4 @@ def test_bad_knob_names_value_and_range(knobs, shown):
 @given(w=st.floats(0.25, 1.5), res=st.integers(63, 128), classes=st.integers(1, 100))
 def test_random_knobs_params_and_macs_match_torch(w, res, classes):
     a = archlib.analyze(MODEL, width=w, resolution=res, num_classes=classes)
-    with torch.device("meta"):
-        m = build_module(a.ir)
-    assert sum(p.numel() for p in m.parameters()) == a.totals()["params"]
-    assert flopcounter_macs(a.ir)[""] == a.totals()["macs"]
+    assert_agrees_with_torch(a)

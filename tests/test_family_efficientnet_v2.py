@@ -6,13 +6,11 @@ import re
 from importlib import resources
 
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 import archlib
-from archlib.crosscheck import compare, flopcounter_macs, prefix_sums
 from archlib.errors import ArchlibError
-from archlib.torchmodel import build_module
+from checks import assert_agrees_with_torch
 
 
 def _blocks_per_stage(name: str, **knobs) -> list[int]:
@@ -73,8 +71,4 @@ def test_bad_knobs_raise_with_value_and_range(knobs, words):
 def test_random_knobs_match_module(variant, w, d, res):
     """Params == the built module's (meta), MACs == FlopCounterMode per module."""
     a = archlib.analyze("efficientnet_v2_s", variant=variant, width=w, depth=d, resolution=res)
-    with torch.device("meta"):
-        m = build_module(a.ir)
-    assert sum(p.numel() for p in m.parameters()) == a.totals()["params"]
-    ours = prefix_sums({r.name: r.cost.macs for r in a.rows})
-    assert not [r for r in compare(ours, flopcounter_macs(a.ir)) if r["diff"]]
+    assert_agrees_with_torch(a)

@@ -5,12 +5,10 @@ import csv
 from importlib import resources
 
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 import archlib
-from archlib.crosscheck import flopcounter_macs
-from archlib.torchmodel import build_module
+from checks import assert_agrees_with_torch
 
 ROWS = [r for r in csv.DictReader(resources.files("archlib.data").joinpath("paper_results.csv").open())
         if r["family"] == "MnasNet"]
@@ -90,7 +88,4 @@ def test_bad_knob_names_value_and_range(knobs, shown):
 @given(variant=st.sampled_from(["b1", "a1"]), w=st.floats(0.25, 2.0), res=st.integers(32, 96))
 def test_random_knobs_params_and_macs_match_torch(variant, w, res):
     a = archlib.analyze("mnasnet1_0", variant=variant, width=w, resolution=res, num_classes=10)
-    with torch.device("meta"):
-        m = build_module(a.ir)
-    assert sum(p.numel() for p in m.parameters()) == a.totals()["params"]
-    assert flopcounter_macs(a.ir)[""] == a.totals()["macs"]
+    assert_agrees_with_torch(a)

@@ -6,12 +6,10 @@ import re
 from importlib import resources
 
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 import archlib
-from archlib.crosscheck import flopcounter_macs
-from archlib.torchmodel import build_module
+from checks import assert_agrees_with_torch
 
 ROWS = [r for r in csv.DictReader(resources.files("archlib.data").joinpath("paper_results.csv").open())
         if r["family"] == "ShuffleNetV1"]
@@ -80,7 +78,4 @@ def test_bad_knob_names_value_and_range(knobs, shown):
 @given(g=st.sampled_from([1, 2, 3, 4, 8]), w=st.floats(0.25, 2.0), res=st.integers(32, 96))
 def test_random_knobs_params_and_macs_match_torch(g, w, res):
     a = archlib.analyze("shufflenet_v1_g3", groups=g, width=w, resolution=res, num_classes=10)
-    with torch.device("meta"):
-        m = build_module(a.ir)
-    assert sum(p.numel() for p in m.parameters()) == a.totals()["params"]
-    assert flopcounter_macs(a.ir)[""] == a.totals()["macs"]
+    assert_agrees_with_torch(a)

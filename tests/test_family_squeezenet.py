@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 import archlib
-from archlib.crosscheck import flopcounter_macs
-from archlib.torchmodel import build_module
+from checks import assert_agrees_with_torch
 
 # torchvision's Fire(inplanes, squeeze, expand1x1, expand3x3) arguments, in order
 TORCHVISION_FIRES = {
@@ -86,7 +84,4 @@ def test_bad_knob_names_value_and_range(knobs, shown):
 def test_random_knobs_params_and_macs_match_torch(version, sr, pct, base_e, incr_e, freq, res):
     a = archlib.analyze("squeezenet1_0", version=version, sr=sr, pct3x3=pct, base_e=base_e, incr_e=incr_e,
                         freq=freq, resolution=res, num_classes=10)
-    with torch.device("meta"):
-        m = build_module(a.ir)
-    assert sum(p.numel() for p in m.parameters()) == a.totals()["params"]
-    assert flopcounter_macs(a.ir)[""] == a.totals()["macs"]
+    assert_agrees_with_torch(a)

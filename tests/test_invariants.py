@@ -15,26 +15,15 @@ import torch
 import archlib
 from archlib import registry
 from archlib.analysis import COUNTS
-from archlib.crosscheck import compare, flopcounter_macs, fvcore_counts, prefix_sums
+from archlib.crosscheck import compare, fvcore_counts, prefix_sums
 from archlib.blockgraph import collapse, graph_totals, op_graph
-from archlib.torchmodel import build_module
+from checks import assert_agrees_with_torch
 from conftest import HUGE_PARAMS, MODELS, small_config
-
-
-def _meta_params(ir) -> tuple[int, int]:
-    with torch.device("meta"):
-        m = build_module(ir)
-    return sum(p.numel() for p in m.parameters()), sum(b.numel() for b in m.buffers())
 
 
 def check_counts_meta(name: str, **knobs) -> None:
     """Params, buffers and per-module MACs against the module on meta tensors."""
-    a = archlib.analyze(name, **knobs)
-    t = a.totals()
-    assert _meta_params(a.ir) == (t["params"], t["buffers"])
-    ours = prefix_sums({r.name: r.cost.macs for r in a.rows})
-    bad = [r for r in compare(ours, flopcounter_macs(a.ir)) if r["diff"]]
-    assert not bad, f"{name} {knobs}: MACs differ from FlopCounterMode: {bad[:5]}"
+    assert_agrees_with_torch(archlib.analyze(name, **knobs))
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,0 +1,20 @@
+"""Shared assertions of the tests: an analysis against its built torch module."""
+from __future__ import annotations
+
+import torch
+
+from archlib.analysis import Analysis
+from archlib.crosscheck import compare, flopcounter_macs, prefix_sums
+from archlib.torchmodel import build_module
+
+
+def assert_agrees_with_torch(a: Analysis) -> None:
+    """Params and buffers == the module built on meta tensors; MACs == FlopCounterMode / 2 per module."""
+    with torch.device("meta"):
+        m = build_module(a.ir)
+    t = a.totals()
+    assert sum(p.numel() for p in m.parameters()) == t["params"], f"{a.model} {a.config}: params"
+    assert sum(b.numel() for b in m.buffers()) == t["buffers"], f"{a.model} {a.config}: buffers"
+    ours = prefix_sums({r.name: r.cost.macs for r in a.rows})
+    bad = [r for r in compare(ours, flopcounter_macs(a.ir)) if r["diff"]]
+    assert not bad, f"{a.model} {a.config}: MACs differ from FlopCounterMode: {bad[:5]}"
