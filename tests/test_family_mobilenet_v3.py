@@ -70,3 +70,22 @@ def test_bad_knob_names_value_and_range(knobs, shown):
 def test_random_knobs_params_and_macs_match_torch(variant, w, res):
     a = archlib.analyze("mobilenet_v3_large", variant=variant, width=w, resolution=res, num_classes=10)
     assert_agrees_with_torch(a)
+
+
+@pytest.mark.parametrize("name, w, params_m, macs_m", [
+    ("mobilenet_v3_large", 0.75, 3.99, 155),  # TF-slim checkpoint table 4.0M / 155M; timm's port 3.99M
+    ("mobilenet_v3_small", 0.75, 2.04, 44),   # TF-slim 44M MACs; timm's port 2.04M
+    ("mobilenet_v3_small", 0.5, 1.59, None),  # timm mobilenetv3_small_050: 1.59M
+])
+def test_tf_scaling_reproduces_the_authors_checkpoints(name, w, params_m, macs_m):
+    t = archlib.analyze(name, width=w, scaling="tf").totals()
+    assert t["params"] / 1e6 == pytest.approx(params_m, abs=0.006)
+    if macs_m:
+        assert t["macs"] / 1e6 == pytest.approx(macs_m, rel=0.02)
+    tv = archlib.analyze(name, width=w).totals()
+    assert tv["params"] < t["params"]  # torchvision also narrows the classifier's hidden layer
+
+
+def test_scalings_agree_at_width_one():
+    for name in ("mobilenet_v3_large", "mobilenet_v3_small"):
+        assert archlib.analyze(name, scaling="tf").totals() == archlib.analyze(name).totals()

@@ -119,6 +119,8 @@ def knobs_for(model: str, r: dict[str, str]) -> dict[str, Any]:
         want["width"] = w
     if res is not None and "resolution" in cfg:
         want["resolution"] = int(res)
+    if r["family"] == "MobileNetV3" and r["kind"] != "torchvision":
+        want["scaling"] = "tf"  # the authors' checkpoints (and timm's ports) scale width the TF-slim way
     return {k: v for k, v in archlib.config(model, **want).items() if v != cfg[k]}
 
 

@@ -7,6 +7,13 @@ with a ReLU and a hard-sigmoid gate; BN uses eps 0.001 (momentum 0.01). The head
 conv to 6x the last bneck's channels, global pooling, then Linear -> hard-swish ->
 Dropout -> Linear, whose hidden width (1280 Large, 1024 Small) also scales with `width`.
 Stages group the bnecks by output resolution (a new stage starts at each stride 2).
+
+`scaling` chooses how `width` applies. "torchvision" (the default, exact against
+torchvision's builders) scales every table entry, the classifier's hidden width included.
+"tf" is the authors' rule (TF-slim's released checkpoints, which timm ports): each
+expansion is the table's ratio (exp / input channels) times the scaled input channels,
+the classifier's hidden width stays 1280 / 1024, and below 0.75 the stem stays at 16.
+At width 1 the two agree; at 0.75 they differ by about 15% in parameters.
 """
 from __future__ import annotations
 
@@ -71,18 +78,22 @@ def bneck(b: IRBuilder, x: str, row: Row, exp: int, out_ch: int) -> str:
 def lower(cfg: Mapping[str, Any]) -> IR:
     """MobileNetV3 `variant` at width multiplier `width` and input side `resolution`."""
     rows, hidden = VARIANTS[cfg["variant"]]
-    w = cfg["width"]
+    w, tf = cfg["width"], cfg["scaling"] == "tf"
     b = IRBuilder((3, cfg["resolution"], cfg["resolution"]))
-    x = conv_bn(b, "stem", b.input, make_divisible(STEM_CH * w), 3, stride=2, act=HS)
+    stem = STEM_CH if tf and w < 0.75 else make_divisible(STEM_CH * w)
+    x = conv_bn(b, "stem", b.input, stem, 3, stride=2, act=HS)
     stage = block = 0
+    row_in = STEM_CH  # the table's input channels of the current row, at width 1
     for row in rows:
         stage, block = (stage + 1, 1) if row.s == 2 or stage == 0 else (stage, block + 1)
+        exp = make_divisible(b.shape(x)[0] * row.exp / row_in) if tf else make_divisible(row.exp * w)
         with b.scope(f"s{stage}", f"b{block}"):
-            x = bneck(b, x, row, make_divisible(row.exp * w), make_divisible(row.c * w))
+            x = bneck(b, x, row, exp, make_divisible(row.c * w))
+        row_in = row.c
     with b.scope("head"):
         x = conv_bn(b, "conv", x, 6 * b.shape(x)[0], 1, act=HS)
         x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))
-        x = b.act("act", b.linear("fc1", x, make_divisible(hidden * w)), HS)
+        x = b.act("act", b.linear("fc1", x, hidden if tf else make_divisible(hidden * w)), HS)
         x = b.dropout("dropout", x, 0.2)
         b.linear("fc", x, cfg["num_classes"])
     return b.finish()
@@ -91,6 +102,8 @@ def lower(cfg: Mapping[str, Any]) -> IR:
 KNOBS = (
     Knob("variant", "choice", "large", "Large (Table 1) or Small (Table 2) network", choices=tuple(VARIANTS)),
     width(1.0, 0.1, 2.0),
+    Knob("scaling", "choice", "torchvision", "how width applies: torchvision's rule, or the authors' "
+         "TF-slim/timm rule (expansion ratios, fixed classifier width)", choices=("torchvision", "tf")),
     resolution(224, 32, 1024),
     num_classes(),
 )
