@@ -41,6 +41,19 @@ def _flags(row: Mapping[str, Any]) -> str:
     return "<br>".join(out)
 
 
+def _archlib_counts(r: Mapping[str, Any]) -> str:
+    """archlib's own count of the configuration the point opens as, and how far the source is from it."""
+    parts = []
+    for name, pub, ours, d in (("MACs", "macs_M", "archlib_macs_M", 0), ("params", "params_M", "archlib_params_M", 2)):
+        if _num(r.get(ours)) is None:
+            continue
+        text = f"{name} {_num(r[ours]):,.{d}f}M"
+        if _num(r.get(pub)) and abs(_num(r[pub]) / _num(r[ours]) - 1) > 0.02:
+            text += f" (this source: {_num(r[pub]) / _num(r[ours]) - 1:+.0%})"
+        parts.append(text)
+    return "archlib counts " + " · ".join(parts) if parts else ""
+
+
 def _hover(r: Mapping[str, Any]) -> str:
     """The hover text of a point: model, numbers (only those known), citation and flags."""
     lines = [f"<b>{html.escape(str(r['label']))}</b> · {html.escape(str(r['variant']))[:60]}",
@@ -51,6 +64,9 @@ def _hover(r: Mapping[str, Any]) -> str:
              if _num(r.get(c)) is not None]
     if costs:
         lines.append(" · ".join(costs))
+    ours = _archlib_counts(r)
+    if ours:
+        lines.append(ours)
     if _num(r.get("activations_M")) is not None:
         lines.append(f"activations {r['activations_M']:,.2f}M ({r.get('activations_source') or 'published'})")
     if _num(r.get("latency_ms")) is not None:

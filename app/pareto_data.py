@@ -92,8 +92,10 @@ def published(device: str, measured: Mapping[str, float]) -> pd.DataFrame:
         d = r.as_dict()
         key = canon(r.archlib_model, r.knobs) if r.archlib_model else ""
         act_src = "published" if r.activations_m else ""
+        ours = _analytic(r.archlib_model, r.knobs) if r.archlib_model else {}
+        d.update(archlib_macs_M=ours.get("macs_M"), archlib_params_M=ours.get("params_M"))
         if not r.activations_m and r.archlib_model:
-            d["activations_M"] = _analytic(r.archlib_model, r.knobs)["activations_M"]
+            d["activations_M"] = ours["activations_M"]
             act_src = "archlib count of the same configuration"
         lat = dict(r.latencies())
         d.update(id=f"r{r.row}", label=f"{r.model}", config_key=key, activations_source=act_src,

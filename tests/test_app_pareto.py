@@ -155,3 +155,24 @@ def test_two_hosts_are_compared(db):
     frames = [d.value for d in at.dataframe]
     pivot = next(f for f in frames if "settings" in f.columns)
     assert sorted(pivot.iloc[0][[c for c in pivot.columns if c not in ("model", "knobs", "settings")]]) == [4.0, 80.0]
+
+
+def test_hover_shows_archlib_count_and_how_far_the_source_is():
+    """A published point says what archlib counts for the configuration it opens as."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
+    import pareto_chart
+    import pareto_data
+
+    df = pareto_data.published("", {})
+    squeeze = df[(df["family"] == "SqueezeNet") & (df["macs_M"] == 1700)].iloc[0]  # MobileNetV1's citation
+    text = pareto_chart._hover(squeeze.to_dict())
+    from archlib import results
+
+    knobs = results.parse_knobs(squeeze["archlib_model"], squeeze["archlib_knobs"] or "")
+    ours = archlib.analyze(squeeze["archlib_model"], **knobs).totals()["macs"] / 1e6
+    assert f"archlib counts MACs {ours:,.0f}M" in text
+    assert f"(this source: {1700 / ours - 1:+.0%})" in text
+    tv = df[(df["archlib_model"] == "mobilenet_v2") & (df["kind"] == "torchvision")].iloc[0]
+    assert "this source" not in pareto_chart._hover(tv.to_dict())  # torchvision's own count agrees
