@@ -77,3 +77,12 @@ def test_bad_knob_names_value_and_range(knobs, shown):
 def test_random_knobs_params_and_macs_match_torch(layers, w, res):
     a = archlib.analyze("resnet50", layers=layers, width=w, resolution=res, num_classes=10)
     assert_agrees_with_torch(a)
+
+
+def test_v1_stride_on_1x1_is_the_papers_resnet50():
+    """He et al. report 3.8 x 10^9 FLOPs (multiply-adds) for ResNet-50: the v1 network; v1.5 costs 4.09 G."""
+    v1 = archlib.analyze("resnet50", stride_on="1x1").totals()
+    v15 = archlib.analyze("resnet50").totals()
+    assert v1["params"] == v15["params"] == 25_557_032
+    assert v1["macs"] == 3_857_973_248 and v15["macs"] == 4_089_184_256
+    assert v1["macs"] / 1e9 == pytest.approx(3.8, rel=0.02)

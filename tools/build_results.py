@@ -119,6 +119,8 @@ def knobs_for(model: str, r: dict[str, str]) -> dict[str, Any]:
         want["width"] = w
     if res is not None and "resolution" in cfg:
         want["resolution"] = int(res)
+    if r["family"] == "ResNet-50" and r["source"].startswith("He et al."):
+        want["stride_on"] = "1x1"  # the paper's own ResNet is v1 (stride on the first 1x1 conv)
     if r["family"] == "MobileNetV3" and r["kind"] != "torchvision":
         want["scaling"] = "tf"  # the authors' checkpoints (and timm's ports) scale width the TF-slim way
     return {k: v for k, v in archlib.config(model, **want).items() if v != cfg[k]}

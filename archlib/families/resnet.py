@@ -4,6 +4,10 @@ A 7x7/2 conv stem with a 3x3/2 max-pool, four stages of residual blocks (basic 3
 blocks for 18/34 layers, 1x1-3x3-1x1 bottlenecks with expansion 4 for 50/101/152), a
 1x1 conv + BN projection shortcut wherever the shape changes, global average pooling and
 a linear classifier. Every conv is bias-free and followed by BN (eps 1e-5).
+
+`stride_on` places a bottleneck's stride: on the 3x3 conv (v1.5, torchvision's and the
+default) or on the first 1x1 conv (v1, the paper's original: 3.86 GMACs for ResNet-50
+against v1.5's 4.09, the paper's "3.8 x 10^9 FLOPs"). Parameters are the same.
 """
 from __future__ import annotations
 
@@ -42,10 +46,11 @@ def basic_block(b: IRBuilder, x: str, planes: int, stride: int) -> str:
     return _merge(b, x, y, stride)
 
 
-def bottleneck(b: IRBuilder, x: str, planes: int, stride: int) -> str:
-    """1x1 reduce -> 3x3 conv (stride here, v1.5) -> 1x1 expand x4, plus shortcut, then ReLU."""
-    y = b.conv_bn_act("conv1", x, planes, 1)
-    y = b.conv_bn_act("conv2", y, planes, 3, stride=stride)
+def bottleneck(b: IRBuilder, x: str, planes: int, stride: int, *, v1: bool = False) -> str:
+    """1x1 reduce -> 3x3 conv -> 1x1 expand x4, plus shortcut, then ReLU; the stride on the
+    3x3 (v1.5) or on the first 1x1 (`v1`)."""
+    y = b.conv_bn_act("conv1", x, planes, 1, stride=stride if v1 else 1)
+    y = b.conv_bn_act("conv2", y, planes, 3, stride=1 if v1 else stride)
     y = b.conv_bn_act("conv3", y, 4 * planes, 1, act=None)
     return _merge(b, x, y, stride)
 
@@ -58,7 +63,8 @@ def _merge(b: IRBuilder, x: str, y: str, stride: int) -> str:
 
 def lower(cfg: Mapping[str, Any]) -> IR:
     depth, w = DEPTHS[cfg["layers"]], cfg["width"]
-    block = bottleneck if depth.bottleneck else basic_block
+    v1 = cfg["stride_on"] == "1x1"
+    block = (lambda *a: bottleneck(*a, v1=v1)) if depth.bottleneck else basic_block
     b = IRBuilder((3, cfg["resolution"], cfg["resolution"]))
     with b.scope("stem"):
         x = b.conv_bn_act("conv", b.input, make_divisible(STEM_WIDTH * w), 7, stride=2)
@@ -78,6 +84,8 @@ KNOBS = (
     Knob("layers", "choice", 50, "weight layers: 18 or 34 (basic blocks), 50, 101 or 152 (bottlenecks)",
          choices=tuple(DEPTHS)),
     width(1.0, 0.25, 4.0),
+    Knob("stride_on", "choice", "3x3", "where a bottleneck downsamples: 3x3 (v1.5, torchvision) or 1x1 "
+         "(v1, the paper's original)", choices=("3x3", "1x1")),
     num_classes(),
 )
 FAMILY = Family("ResNet", KNOBS, lower, paper="He et al. 2016, CVPR, arXiv:1512.03385",
