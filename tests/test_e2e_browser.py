@@ -17,7 +17,7 @@ import pytest
 import archlib
 from archlib.analysis import human
 
-from browser_support import ARTIFACTS, IDLE, app_server, chromium
+from browser_support import ARTIFACTS, IDLE, ROOT, app_server, chromium
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -68,12 +68,18 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def test_first_render_is_fast(server, page):
-    """From the server starting to the first page's numbers on screen."""
+def test_first_page_renders(server, page):
+    """The default page's numbers on screen (its speed is benchmarks/bench_app.py's, not a test's)."""
     open_link(page, server, "/")
     elapsed = time.perf_counter() - server["started"]
     shot(page, "explore_default")
-    assert elapsed < 30  # generous here: the benchmark reports the measured figure
+    import sys
+
+    sys.path.insert(0, str(ROOT / "app"))
+    import state
+
+    a = archlib.analyze(state.default_model())
+    expect(metric(page, "MACs")).to_have_text(human(a.totals()["macs"]))
     (ARTIFACTS / "first_render_seconds.txt").write_text(f"{elapsed:.2f}\n")
 
 
