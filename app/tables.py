@@ -32,9 +32,10 @@ def stage_rows(a: Analysis) -> list[dict[str, Any]]:
     rows = []
     for g, v in a.by_group("stage"):
         ins, out = first[g], conv_out.get(g, last[g])
-        rows.append({"stage": g, "resolution": f"{ins[1]}×{ins[2]}" if len(ins) == 3 else "–",
-                     "side": ins[1] if len(ins) == 3 else "–",
-                     "channels": out[0], "layers": len(blocks[g]) or 1, "params": v["params"], "MACs": v["macs"],
+        # images are (C, H, W); token sequences (L, D): their "channels" are D
+        where = f"{ins[1]}×{ins[2]}" if len(ins) == 3 else f"{ins[0]} tokens" if len(ins) == 2 else "–"
+        rows.append({"stage": g, "resolution": where, "side": ins[1] if len(ins) == 3 else "–",
+                     "channels": out[-1] if len(out) == 2 else out[0], "layers": len(blocks[g]) or 1, "params": v["params"], "MACs": v["macs"],
                      "MACs %": 100 * v["macs"] / total, "activations": v["activations"]})
     return rows
 
