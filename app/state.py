@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 import archlib
 from archlib.analysis import DTYPE_BYTES, OPTIMIZER_STATE
 from archlib.errors import ArchlibError
-from archlib.knobs import Knob
+from archlib.knobs import Knob, format_value
 
 # -- pages -----------------------------------------------------------------
 EXPLORE, SCALING, COMPARE, CONCEPTS = "explore", "scaling", "compare", "concepts"
@@ -347,14 +347,8 @@ def accepted_keys(view: View) -> list[str]:
     return keys
 
 
-def fmt(value: Any) -> str:
-    """A value as the URL writes it: shortest exact form, no float noise."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        value = clean(value)
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return str(value)
+#: a value as the URL writes it (archlib's one formatter, which Knob.parse reads back)
+fmt = format_value
 
 
 def _diff(values: Mapping[str, Any], base: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

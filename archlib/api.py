@@ -16,7 +16,7 @@ def list_models() -> list[str]:
     return registry.names()
 
 
-def config(name: str, **knobs: Any) -> dict[str, Any]:
+def config(name: str, /, **knobs: Any) -> dict[str, Any]:
     """The validated configuration of `name` with `knobs` applied (defaults filled in)."""
     return registry.get(name).config(**knobs)
 
@@ -29,19 +29,19 @@ def _lower(name: str, frozen: tuple[tuple[str, Any], ...]) -> IR:
     return ir
 
 
-def lower(name: str, **knobs: Any) -> IR:
+def lower(name: str, /, **knobs: Any) -> IR:
     """The IR of `name` at its configuration (cached: IRs are immutable)."""
     cfg = config(name, **knobs)
     return _lower(name, tuple(sorted(cfg.items())))
 
 
-def analyze(name: str, **knobs: Any) -> Analysis:
+def analyze(name: str, /, **knobs: Any) -> Analysis:
     """The per-layer analysis: table rows, totals and group/operator sums. Allocates no tensor."""
     cfg = config(name, **knobs)
     return Analysis.of(name, cfg, _lower(name, tuple(sorted(cfg.items()))))
 
 
-def build(name: str, **knobs: Any):
+def build(name: str, /, **knobs: Any):
     """A real, runnable torch.nn.Module whose module names are the analysis row names."""
     from archlib.torchmodel import build_module
 
@@ -50,7 +50,7 @@ def build(name: str, **knobs: Any):
     return build_module(ir)
 
 
-def graph(name: str, *, level: str | int = "block", **knobs: Any) -> nx.DiGraph:
+def graph(name: str, /, *, level: str | int = "block", **knobs: Any) -> nx.DiGraph:
     """The networkx DiGraph of `name` at `level` (op, unit, block or stage)."""
     from archlib.blockgraph import collapse, op_graph
 

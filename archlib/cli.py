@@ -100,8 +100,15 @@ def format_table(a: Analysis, level: str = "op") -> str:
     return "\n".join(lines)
 
 
+def _level(text: str) -> str | int:
+    """A named level, or a depth given as digits (`--level 2`)."""
+    return int(text) if text.isdigit() else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
+    if hasattr(args, "level"):
+        args.level = _level(args.level)
     try:
         if args.cmd in ("list", "knobs") and extra:
             raise ArchlibError(f"unexpected argument {extra[0]!r} for {args.cmd}.")

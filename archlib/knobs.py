@@ -45,15 +45,18 @@ class Knob:
         return self._parse_number(value)
 
     def _bad(self, value: Any, why: str = "") -> ArchlibError:
-        shown = repr(value) if not isinstance(value, str) else repr(value[:60])
+        shown = repr(value[:60]) if isinstance(value, str) else repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
         extra = f" ({why})" if why else ""
         return ArchlibError(
             f"{self.name}={shown} is not allowed{extra}: {self.name} must be {self.describe_range()}."
         )
 
     def _parse_choice(self, value: Any) -> Any:
+        text = value.strip() if isinstance(value, str) else None
         for c in self.choices:
-            if value == c or (isinstance(value, str) and value.strip() == str(c)):
+            if value == c or text == str(c) or (text is not None and _same_number(text, c)):
                 return c
         raise self._bad(value)
 
@@ -96,10 +99,34 @@ class Knob:
                     raise self._bad(value, "not an integer")
                 num = int(num)
         else:
-            num = float(num)
+            try:
+                num = float(num)
+            except OverflowError:
+                raise self._bad(value, "out of range") from None
         if (self.lo is not None and num < self.lo) or (self.hi is not None and num > self.hi):
             raise self._bad(value, "out of range")
         return num
+
+
+def format_value(value: Any) -> str:
+    """A knob value as text (URLs, CLI, results): the shortest exact form that `Knob.parse`
+    reads back, with float noise (0.30000000000000004) snapped to 12 significant digits."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        value = float(f"{value:.12g}")
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _same_number(text: str, choice: Any) -> bool:
+    """"1" and "1.0" name the numeric choice 1.0 (URLs and formatters write either)."""
+    if isinstance(choice, bool) or not isinstance(choice, (int, float)) or len(text) > 40:
+        return False
+    try:
+        return float(text) == choice
+    except ValueError:
+        return False
 
 
 def _fmt(x: float | None) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 from archlib import registry
 from archlib.errors import ArchlibError
+from archlib.knobs import format_value
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "results.csv"
 TEXT_COLUMNS = ("family", "model", "variant", "kind", "source_type", "source")
@@ -115,12 +116,7 @@ def format_knobs(knobs: Mapping[str, Any]) -> str:
     return ";".join(f"{k}={_fmt(v)}" for k, v in knobs.items())
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.12g}"
-    return str(v)
+_fmt = format_value
 
 
 def parse_knobs(model: str, text: str) -> dict[str, Any]:

@@ -48,3 +48,33 @@ def test_unknown_knob_lists_known_ones():
 def test_too_small_resolution_is_a_clear_error():
     with pytest.raises(ArchlibError):
         archlib.analyze("lenet", num_classes=0)
+
+
+@pytest.mark.parametrize("model,knob", ALL_KNOBS, ids=[f"{m}-{k.name}" for m, k in ALL_KNOBS])
+def test_every_value_written_as_text_reads_back(model, knob):
+    """What URLs, the CLI line and the results CSV write (format_value) parses to the same value."""
+    from archlib.knobs import format_value
+
+    values = list(knob.choices) if knob.kind == "choice" else [knob.default]
+    if knob.kind in ("int", "float"):
+        values += [knob.lo, knob.hi]
+    for v in values:
+        assert knob.parse(format_value(v)) == v
+
+
+def test_numeric_choices_accept_either_spelling():
+    width = {k.name: k for k in archlib.get_model("shufflenet_v2_x1_0").knobs}["width"]
+    assert width.parse("1") == width.parse("1.0") == 1.0
+    assert width.parse("2") == 2.0
+    with pytest.raises(ArchlibError, match="width='3'"):
+        width.parse("3")
+
+
+def test_huge_numbers_are_out_of_range_not_a_crash():
+    with pytest.raises(ArchlibError, match="out of range"):
+        archlib.analyze("mobilenet_v2", width=10 ** 400)
+
+
+def test_model_name_is_positional_so_a_knob_called_name_is_just_unknown():
+    with pytest.raises(ArchlibError, match="unknown knob 'name'"):
+        archlib.analyze("mobilenet_v2", name="x")
