@@ -16,27 +16,26 @@ def stage_rows(a: Analysis) -> list[dict[str, Any]]:
     """One row per stage, like the papers' tables: input resolution, channels, blocks, costs."""
     total = a.totals()["macs"] or 1
     first: dict[str, tuple] = {}
-    last: dict[str, tuple] = {}
-    conv_out: dict[str, tuple] = {}
+    feature: dict[str, tuple] = {}  # the stage's last feature map (C, H, W) or token sequence (L, D)
     blocks: dict[str, set] = {}
     for r in a.rows:
         g = group_key(r.name, "stage")
         first.setdefault(g, r.in_shape)
-        last[g] = r.out_shape
-        if r.op == "conv2d":  # the papers' tables give a stage's conv width (1280, not 1000 classes)
-            conv_out[g] = r.out_shape
-        blocks.setdefault(g, set())
+        # the head's width is its conv's (1280), not the classes; elsewhere the stage's output
+        if len(r.out_shape) >= 2 and not (g == "head" and g in feature and r.op != "conv2d"):
+            feature[g] = r.out_shape
         block = group_key(r.name, "block")
+        blocks.setdefault(g, set())
         if block.split(".")[-1][:1] == "b" and block != g:  # s3.b1 is a block; stem, s1.pool are not
             blocks[g].add(block)
     rows = []
     for g, v in a.by_group("stage"):
-        ins, out = first[g], conv_out.get(g, last[g])
-        # images are (C, H, W); token sequences (L, D): their "channels" are D
+        ins, out = first[g], feature.get(g, ())
         where = f"{ins[1]}×{ins[2]}" if len(ins) == 3 else f"{ins[0]} tokens" if len(ins) == 2 else "–"
+        channels = out[0] if len(out) == 3 else out[-1] if len(out) == 2 else "–"
         rows.append({"stage": g, "resolution": where, "side": ins[1] if len(ins) == 3 else "–",
-                     "channels": out[-1] if len(out) == 2 else out[0], "layers": len(blocks[g]) or 1, "params": v["params"], "MACs": v["macs"],
-                     "MACs %": 100 * v["macs"] / total, "activations": v["activations"]})
+                     "channels": channels, "layers": len(blocks[g]) or 1, "params": v["params"],
+                     "MACs": v["macs"], "MACs %": 100 * v["macs"] / total, "activations": v["activations"]})
     return rows
 
 

@@ -8,7 +8,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from archlib.cost import FVCORE_OPERATOR, VIEW_KINDS, OpCost, op_cost
 from archlib.errors import ArchlibError
@@ -229,15 +229,13 @@ def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:
 
 def human(n: float, unit: str = "") -> str:
     """65.7G-style human units (powers of 1000)."""
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
+    units = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"), (1, ""))
+    for i, (div, suffix) in enumerate(units):
+        if abs(n) >= div or div == 1:
+            if abs(float(f"{n / div:.3g}")) >= 1000:  # 999.6K rounds to 1000K: say 1M
+                if i == 0:
+                    return f"{n / div:,.0f}{suffix}{unit}"
+                div, suffix = units[i - 1]
             return f"{n / div:.3g}{suffix}{unit}"
     return f"{n:g}{unit}"
 
-
-def sum_counts(items: Iterable[dict[str, int]]) -> dict[str, int]:
-    acc = _zero()
-    for it in items:
-        for k in COUNTS:
-            acc[k] += it[k]
-    return acc
