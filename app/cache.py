@@ -17,6 +17,7 @@ Items = tuple[tuple[str, Any], ...]
 
 #: cross-checks past this many MACs are refused: fvcore needs a real forward pass here
 CROSSCHECK_MAX_MACS = 30_000_000_000
+CROSSCHECK_MAX_PARAMS = 400_000_000  # 1.6 GB of float32 weights, built for real
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -84,6 +85,7 @@ def crosscheck(model: str, items: Items) -> dict[str, Any]:
 
     a = analysis(model, items)
     registry.check_size(model, a.ir, for_build=True)
+    cc.check_fits(a)  # refused before anything is allocated
     fc = cc.flopcounter_macs(a.ir)
     fv_by_module, _ = cc.fvcore_counts(a.ir)
     return {"flopcounter": fc, "fvcore": fv_by_module}

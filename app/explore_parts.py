@@ -12,7 +12,7 @@ import cache
 import tables
 import state
 import widgets
-from archlib.analysis import Analysis, human
+from archlib.analysis import LEVELS, Analysis, human
 from archlib.knobs import Knob
 
 PAGE = state.EXPLORE
@@ -195,11 +195,11 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
         "BatchNorm, 5 per element of a LayerNorm and 1 per input element of an adaptive average pool, and "
         "nothing for activations, adds or max pools; archlib's `fvcore` column follows that convention. "
         "Attention computed by fused kernels has no fvcore handle, so fvcore comes out low there.")
-    macs = a.totals()["macs"]
-    if macs > cache.CROSSCHECK_MAX_MACS:
-        st.warning(f"This configuration has {human(macs)} MACs; live cross-checks run up to "
-                   f"{human(cache.CROSSCHECK_MAX_MACS)} MACs here (fvcore needs a real forward pass).",
-                   icon=":material/block:")
+    macs, params = a.totals()["macs"], a.totals()["params"]
+    if macs > cache.CROSSCHECK_MAX_MACS or params > cache.CROSSCHECK_MAX_PARAMS:
+        st.warning(f"This configuration has {human(macs)} MACs and {human(params)} parameters; live cross-checks "
+                   f"run up to {human(cache.CROSSCHECK_MAX_MACS)} MACs and {human(cache.CROSSCHECK_MAX_PARAMS)} "
+                   "parameters here (fvcore needs a real model and forward pass).", icon=":material/block:")
         return
     key = (model, items)
     if st.button("Run the cross-check", type="primary", icon=":material/play_arrow:", key="run_crosscheck"):
@@ -220,7 +220,7 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
     _crosscheck_summary(ours_macs, ours_fv, fc, fv, extras)
     depth = st.segmented_control("Modules down to", ["stage", "block", "unit", "op"], default="block",
                                  required=True, key="crosscheck_depth")
-    limit = {"stage": 1, "block": 2, "unit": 3, "op": 99}[depth]
+    limit = LEVELS[depth]  # module-name depth
     order = {"": -1}
     for i, r in enumerate(a.rows):
         parts = r.name.split(".")

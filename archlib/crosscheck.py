@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from archlib.torchmodel import build_module
+from archlib.errors import ArchlibError
 from archlib.ir import IR
+from archlib.torchmodel import build_module
+
+if TYPE_CHECKING:
+    from archlib.analysis import Analysis
+
+
+def check_fits(a: "Analysis", *, fraction: float = 0.5) -> None:
+    """Refuse a real build and forward whose weights plus every op output (batch 1, float32)
+    would take more than `fraction` of this host's available memory; nothing is allocated."""
+    from archlib.measure import available_memory
+
+    mem = a.memory(batch=1)
+    need = mem["weights"] + mem["training_saved_activations"]  # a traced forward may keep every output
+    have = available_memory("cpu")
+    if need > fraction * have:
+        raise ArchlibError(f"{a.model}: building and running it needs about {need / 2**20:,.0f} MiB, more than "
+                           f"{fraction:.0%} of the {have / 2**20:,.0f} MiB available here; choose a smaller configuration.")
 
 
 def _meta_model(ir: IR) -> tuple[torch.nn.Module, torch.Tensor]:

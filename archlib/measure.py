@@ -35,6 +35,10 @@ SETTINGS: tuple[Knob, ...] = (
 MEMORY_FRACTION = 0.5
 #: MACs (x batch) of one forward pass above which a measurement is refused, per device
 MAX_MACS = {"cpu": 2e12, "cuda": 1e14}
+#: a pessimistic throughput (MACs per second; per thread on the CPU), so that a first run
+#: expected to outlast max_seconds is refused before it starts: half the slowest rate seen
+#: on the development host (mobilenet_v2, depthwise-heavy, at 6-12 GMACs/s on one thread)
+SLOW_MACS_PER_S = {"cpu": 3e9, "cuda": 1e12}
 
 
 def settings(**given: Any) -> dict[str, Any]:
@@ -127,6 +131,12 @@ def check_bounds(analysis: "archlib.Analysis", cfg: Mapping[str, Any], *, traini
     if macs > limit:
         raise ArchlibError(f"{analysis.model} at batch {cfg['batch']} is {macs:.3g} MACs per "
                            f"{'step' if training else 'pass'}; at most {limit:.0e} are measured on {cfg['device']}.")
+    rate = SLOW_MACS_PER_S[cfg["device"]] * (max(1, cfg["threads"]) if cfg["device"] == "cpu" else 1)
+    if 4 * macs / rate > cfg["max_seconds"]:
+        raise ArchlibError(
+            f"{analysis.model} at batch {cfg['batch']} ({macs:.3g} MACs per {'step' if training else 'pass'}) could "
+            f"take up to {macs / rate:,.0f} s a run here; max_seconds={cfg['max_seconds']:g} allows at least 4 runs: "
+            f"lower the batch or resolution, or raise max_seconds (at most 600).")
     return mem
 
 

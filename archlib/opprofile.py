@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import archlib
 from archlib import measure
+from archlib.cost import op_cost
 from archlib.ir import Op
 
 CLASSES = ("dense conv", "pointwise conv (1x1)", "group conv", "depthwise conv", "squeeze-excite",
@@ -71,8 +72,12 @@ def op_class(op: Op) -> str:
         if a["groups"] > 1:
             return "group conv"
         return "pointwise conv (1x1)" if tuple(a["kernel"]) == (1, 1) else "dense conv"
-    if op.kind in ("linear", "matmul") or op.kind.startswith("attn"):
+    if op.kind in ("attention", "favor"):
+        return "attention (matmuls)"
+    if op.kind in ("linear", "matmul"):
         return "linear / matmul"
+    if op_cost(op).macs:
+        return "other MACs"  # an op kind added later: never file MACs under elementwise
     return "elementwise (BN, act, add, pool)"
 
 

@@ -100,6 +100,7 @@ def error_curve(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, features: 
 def random_qkv(tokens: int, head_dim: int, *, heads: int = 1, scale: float = 1.0,
                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """q, k, v of shape (heads, tokens, head_dim), entries N(0, scale^2) (v: N(0, 1)), float64."""
+    _check_sizes(tokens, heads, 1, dim=head_dim)
     g = _generator(seed)
     q, k, v = torch.randn(3, heads, tokens, head_dim, generator=g, dtype=torch.float64)
     return q * scale, k * scale, v
@@ -160,7 +161,7 @@ def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, featur
 
     if attention not in ATTENTIONS:
         raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
-    _check_sizes(tokens, batch * heads, features)
+    _check_sizes(tokens, batch * heads, features, dim=dim)
     if not (isinstance(threads, int) and 1 <= threads <= 256):
         raise ArchlibError(f"threads={threads!r} is not allowed: threads must be an integer in [1, 256].")
     mod = SoftmaxAttention(dim, heads) if attention == "softmax" else FavorAttention(dim, heads, features)
@@ -180,7 +181,14 @@ def host(threads: int = 1) -> str:
     return f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}"
 
 
-def _check_sizes(tokens: int, heads: int, features: int) -> None:
+def _check_sizes(tokens: int, heads: int, features: int, *, dim: int = 1) -> None:
+    """Refuse, before anything is allocated, sizes whose scores or inputs would not fit here."""
+    for name, v in (("tokens", tokens), ("heads", heads), ("dim", dim)):
+        if not (isinstance(v, int) and v >= 1):
+            raise ArchlibError(f"{name}={v!r} is not allowed: {name} must be an integer >= 1.")
+    if heads * tokens * 3 * dim > MAX_SCORE_ELEMS:
+        raise ArchlibError(f"dim={dim} is too large here with {tokens} tokens and {heads} heads: heads x tokens x "
+                           f"3 dim must be at most {MAX_SCORE_ELEMS:,} (dim <= {MAX_SCORE_ELEMS // (3 * heads * tokens)}).")
     if heads * tokens * tokens > MAX_SCORE_ELEMS:
         raise ArchlibError(f"tokens={tokens} is too large here with {heads} heads: heads x tokens^2 must be at "
                            f"most {MAX_SCORE_ELEMS:,} (tokens <= {math.isqrt(MAX_SCORE_ELEMS // heads)}).")

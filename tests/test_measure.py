@@ -179,3 +179,18 @@ def test_power_status_says_why():
         assert why.startswith("This host exposes no power reading") and "powercap" in why
     energy, why2 = measure.measure_energy("lenet", seconds=0.2, **FAST)
     assert (energy is None) == (not ok) and why2 == why
+
+
+def test_attention_ops_are_classed_as_matmuls_not_elementwise():
+    from archlib.cost import op_cost
+    from archlib.opprofile import op_class
+
+    ops = archlib.lower("vit_b_16").ops
+    assert {op_class(o) for o in ops if o.kind == "attention"} == {"attention (matmuls)"}
+    assert all(op_cost(o).macs == 0 for o in ops if op_class(o).startswith("elementwise"))
+
+
+def test_a_run_that_could_outlast_max_seconds_is_refused_before_it_starts():
+    a = archlib.analyze("resnet152")
+    with pytest.raises(archlib.ArchlibError, match="max_seconds=1"):
+        measure.check_bounds(a, measure.settings(batch=160, max_seconds=1))

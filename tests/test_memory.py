@@ -39,3 +39,11 @@ def test_softmax_attention_holds_its_score_matrix():
 def test_bad_memory_arguments(kw, needle):
     with pytest.raises(ArchlibError, match=needle):
         archlib.analyze("lenet").memory(**kw)
+
+
+def test_crosscheck_refuses_what_would_not_fit_before_building():
+    from archlib.crosscheck import check_fits
+
+    check_fits(archlib.analyze("lenet"))
+    with pytest.raises(ArchlibError, match="MiB available here"):
+        check_fits(archlib.analyze("regnet_y_128gf"), fraction=1e-6)
