@@ -6,7 +6,7 @@ N output channels, D_K kernel, D_F feature map side).
 from __future__ import annotations
 
 from archlib.analysis import Analysis
-from archlib.ir import IR, IRBuilder
+from archlib.ir import IRBuilder
 
 
 def _analysis(name: str, b: IRBuilder) -> Analysis:
@@ -72,12 +72,13 @@ def mbconv(m: int, n: int, t: int, k: int, size: int, se: float) -> Analysis:
 def fused_mbconv(m: int, n: int, t: int, k: int, size: int, se: float) -> Analysis:
     """EfficientNetV2's Fused-MBConv: one kxk conv does expand + depthwise, then SE and the 1x1 projection."""
     b = IRBuilder((m, size, size))
-    y = b.conv_bn_act("fused", b.input, m * t, k, act="silu")
+    # with t = 1 the kxk conv goes straight to N channels and there is no projection (torchvision's rule)
+    y = b.conv_bn_act("fused", b.input, m * t if t > 1 else n, k, act="silu")
     if se:
         y = b.squeeze_excite("se", y, max(1, int(m * se)), act="silu")
     if t > 1:
         y = b.conv_bn_act("project", y, n, 1, act=None)
-    if m == n and b.shape(y) == (n, size, size):
+    if m == n:
         b.add("add", b.input, y)
     return _analysis("fused_mbconv", b)
 
@@ -101,6 +102,3 @@ def shuffle_unit(c: int, groups: int, size: int, *, shuffle: bool = True) -> Ana
     b.act("relu", b.add("add", b.input, y), "relu")
     return _analysis("shuffle_unit", b)
 
-
-def ir_of(a: Analysis) -> IR:
-    return a.ir

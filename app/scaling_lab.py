@@ -98,11 +98,9 @@ def solve_max(f: Callable[[float], int | None], lo: float, hi: float, budget: fl
 
 def regnet_widths(w0: int, wa: float, wm: float, d: int, q: int = 8) -> tuple[list[float], list[int], list[int]]:
     """(u_j, quantised w_j, stage index of each block) of RegNet's quantised linear rule."""
-    try:
-        from archlib.families.regnet import block_widths  # the family's own rule, where it exists
-        w = block_widths(w0, wa, wm, d)
-    except ImportError:
-        w = [round(w0 * wm ** round(math.log((w0 + wa * j) / w0) / math.log(wm)) / q) * q for j in range(d)]
+    from archlib.families.regnet import block_widths  # the family's own rule: one definition
+
+    w = block_widths(w0, wa, wm, d)
     u = [w0 + wa * j for j in range(d)]
     stage, out = 0, []
     for j, wj in enumerate(w):

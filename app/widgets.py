@@ -7,7 +7,7 @@ on a session's first run, else the default), so a link and a click set state the
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
@@ -141,10 +141,6 @@ def knob_items(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 def model_caption(model: str) -> str:
     entry = archlib.get_model(model)
     return f"{entry.family.name} · {entry.family.paper}"
-
-
-def first(it: Iterable[Any]) -> Any:
-    return next(iter(it))
 
 
 def seed_page_params(page: str, params: Mapping[str, Knob | state.TextParam], *,

@@ -133,7 +133,7 @@ class IRBuilder:
         sh, sw = _pair(stride)
         ph, pw = _pair(padding) if padding is not None else ((kh - 1) // 2 * dilation, (kw - 1) // 2 * dilation)
         if c % groups or out_ch % groups:
-            raise ArchlibError(f"conv {name}: channels {c}->{out_ch} are not divisible by groups={groups}.")
+            raise ArchlibError(f"conv {self._prefix}{name}: channels {c}->{out_ch} are not divisible by groups={groups}.")
         oh = pool_out(h, kh, sh, ph, False, dilation)
         ow = pool_out(w, kw, sw, pw, False, dilation)
         return self.emit(name, "conv2d", [x], (out_ch, oh, ow), in_ch=c, out_ch=out_ch,

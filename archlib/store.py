@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import archlib
 from archlib.errors import ArchlibError
@@ -206,8 +206,3 @@ def _run(kind: str, model: str, knobs: dict[str, Any], cfg: dict[str, Any]) -> d
         return (energy.as_dict() if energy else {}) | {"status": why}
     raise ArchlibError(f"kind={kind!r} is not allowed: kind must be one of {', '.join(KINDS)}.")
 
-
-def iter_measured(store: Store, host_id: str, kind: str = "latency") -> Iterator[dict[str, Any]]:
-    """Flat records (model, knobs, settings, median_ms, ...) of one host's measurements."""
-    for r in store.rows(host_id=host_id, kind=kind):
-        yield {"model": r["model"], "knobs": r["config"], **r["settings"], **r["result"], "created": r["created"]}

@@ -135,7 +135,7 @@ with st.container(border=True):
     params["groups"] = g
 
     def shuffle() -> None:
-        if m % g or (m // 4 // g * g or g) % g:
+        if m % g:
             st.warning(f"M = {m} channels do not split into g = {g} groups: choose g dividing M.",
                        icon=":material/info:")
             return
