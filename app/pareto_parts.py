@@ -169,14 +169,9 @@ def downloads(df: pd.DataFrame, axis: str, fronts: dict[str, list[Any]]) -> None
 
 def publish(view: dict[str, Any], params: dict[str, Any], model: str) -> None:
     """This view in the URL (only what differs from the defaults) and the link to copy."""
-    query = {state.MODEL: model}
-    query |= {k: state.fmt(v) for k, v in view.items() if state.clean(v) != state.clean(params[k].default)}
+    query = {state.MODEL: model} | widgets.changed(view, params)
     knobs = current_knobs(model)
     if knobs:
         query["cfg"] = results.format_knobs(knobs)
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
-    with st.sidebar:
-        st.markdown("**Link to this view**", help="Opening it shows this chart, these filters and the sidebar "
-                    "model's configuration.")
-        st.code(widgets.page_url(query, PAGE), language=None, wrap_lines=True)
+    widgets.publish_query(query, PAGE, help="Opening it shows this chart, these filters and the sidebar "
+                          "model's configuration.")

@@ -65,13 +65,8 @@ def control(name: str, label: str, **kw: Any) -> Any:
 
 def publish(view: dict[str, Any]) -> None:
     """This view in the URL (only what differs from the defaults) and the link to copy."""
-    query = {state.MODEL: st.session_state.get(state.MODEL, state.default_model())}
-    query |= {k: state.fmt(v) for k, v in view.items() if state.clean(v) != state.clean(P[k].default)}
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
-    with st.sidebar:
-        st.markdown("**Link to this view**", help="Opening it shows this page with these settings.")
-        st.code(widgets.page_url(query, PAGE), language=None, wrap_lines=True)
+    query = {state.MODEL: st.session_state.get(state.MODEL, state.default_model())} | widgets.changed(view, P)
+    widgets.publish_query(query, PAGE, help="Opening it shows this page with these settings.")
 
 
 # -- what the charts show ------------------------------------------------------------

@@ -121,16 +121,24 @@ def page_url(query: dict[str, str], path: str) -> str:
 
 def publish(view: state.View, path: str, *, container: Any = None) -> str:
     """Write the view to the URL (only when it changed) and show the link to copy."""
-    query = state.encode(view)
+    return publish_query(state.encode(view), path, container=container)
+
+
+def publish_query(query: dict[str, str], path: str, *, container: Any = None,
+                  help: str = "Opening it in any browser shows exactly this view.") -> str:
+    """Put `query` in the URL (only when it changed) and show the page's link with a copy button."""
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     url = page_url(query, path)
-    box = container if container is not None else st.sidebar
-    with box:
-        st.markdown("**Link to this view**", help="Opening it in any browser shows exactly this view. "
-                    "Use the copy button at the right of the box.")
+    with container if container is not None else st.sidebar:
+        st.markdown("**Link to this view**", help=help + " Use the copy button at the right of the box.")
         st.code(url, language=None, wrap_lines=True)
     return url
+
+
+def changed(view: Mapping[str, Any], params: Mapping[str, Knob | state.TextParam]) -> dict[str, str]:
+    """The page parameters that differ from their defaults, as URL text."""
+    return {k: state.fmt(v) for k, v in view.items() if state.clean(v) != state.clean(params[k].default)}
 
 
 def knob_items(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
