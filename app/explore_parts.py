@@ -220,7 +220,15 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
     _crosscheck_summary(ours_macs, ours_fv, fc, fv, extras)
     depth = st.segmented_control("Modules down to", ["stage", "block", "unit", "op"], default="block",
                                  required=True, key="crosscheck_depth")
-    limit = LEVELS[depth]  # module-name depth
+    rows = _crosscheck_rows(a, LEVELS[depth], ours_macs, ours_fv, fc, fv, extras)
+    st.dataframe(rows, hide_index=True, height=420, column_config={
+        c: st.column_config.NumberColumn(format="localized")
+        for c in ("archlib MACs", "FlopCounterMode MACs", "archlib (fvcore conv.)", "fvcore", "fvcore − MACs")})
+
+
+def _crosscheck_rows(a: Analysis, limit: int, ours_macs: dict, ours_fv: dict, fc: dict, fv: dict,
+                     extras: dict) -> list[dict[str, Any]]:
+    """One row per module above the depth `limit`, in execution order, with both comparisons."""
     order = {"": -1}
     for i, r in enumerate(a.rows):
         parts = r.name.split(".")
@@ -239,9 +247,7 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
                      "archlib (fvcore conv.)": ours_fv.get(k, 0), "fvcore": fv.get(k, 0),
                      "agree ": "✓" if ours_fv.get(k, 0) == fv.get(k, 0) else "✗",
                      "fvcore − MACs": fv.get(k, 0) - ours_macs.get(k, 0), "why they differ": why})
-    st.dataframe(rows, hide_index=True, height=420, column_config={
-        c: st.column_config.NumberColumn(format="localized")
-        for c in ("archlib MACs", "FlopCounterMode MACs", "archlib (fvcore conv.)", "fvcore", "fvcore − MACs")})
+    return rows
 
 
 def _crosscheck_summary(ours_macs: dict, ours_fv: dict, fc: dict, fv: dict, extras: dict) -> None:
