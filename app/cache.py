@@ -39,7 +39,8 @@ def layer_table(model: str, items: Items) -> "pd.DataFrame":  # noqa: F821
         rows.append({"name": r.name, "op": r.op, "stage": group_key(r.name, "stage"),
                      "input": "x".join(map(str, r.in_shape)), "output": "x".join(map(str, r.out_shape)),
                      "params": c.params, "macs": c.macs, "flops": c.flops, "elementwise": c.elementwise,
-                     "activations": c.activations, "buffers": c.buffers, "fvcore": c.fvcore,
+                     "activations": c.activations, "activation_bytes": r.activation_bytes,
+                     "buffers": c.buffers, "fvcore": c.fvcore,
                      "macs_share": c.macs / total})
     return pd.DataFrame(rows)
 

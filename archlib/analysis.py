@@ -33,13 +33,19 @@ class Row(NamedTuple):
     out_shape: Shape
     cost: OpCost
 
+    @property
+    def activation_bytes(self) -> int:
+        """Bytes of this op's output in float32 (0 for a view), per sample."""
+        return 0 if self.op in VIEW_KINDS else 4 * self.cost.out_elems
+
     def as_dict(self) -> dict[str, Any]:
         c = self.cost
         return {
             "name": self.name, "op": self.op, "in_shape": list(self.in_shape),
             "out_shape": list(self.out_shape), "params": c.params, "buffers": c.buffers,
             "macs": c.macs, "flops": c.flops, "elementwise": c.elementwise,
-            "activations": c.activations, "out_elems": c.out_elems, "fvcore": c.fvcore,
+            "activations": c.activations, "out_elems": c.out_elems, "activation_bytes": self.activation_bytes,
+            "fvcore": c.fvcore,
         }
 
 

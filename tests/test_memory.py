@@ -47,3 +47,11 @@ def test_crosscheck_refuses_what_would_not_fit_before_building():
     check_fits(archlib.analyze("lenet"))
     with pytest.raises(ArchlibError, match="MiB available here"):
         check_fits(archlib.analyze("regnet_y_128gf"), fraction=1e-6)
+
+
+def test_per_layer_activation_bytes_are_float32_outputs_and_views_are_free():
+    a = archlib.analyze("lenet")
+    rows = {r.name: r for r in a.rows}
+    assert rows["conv1"].activation_bytes == 6 * 30 * 30 * 4
+    assert rows["flatten"].activation_bytes == 0
+    assert rows["conv1"].as_dict()["activation_bytes"] == 21_600
