@@ -2,7 +2,8 @@
 
 Rows are the paper's Table 1 (EfficientNet-B0). Blocks: 1x1 expand (skipped when t = 1),
 kxk depthwise, SE (squeeze = max(1, block input channels // 4), SiLU, sigmoid gate),
-linear 1x1 projection, residual when shape is kept; SiLU everywhere, BN eps 1e-3 (the TF reference's; torchvision uses 1e-5 for B0-B4, which changes no count).
+linear 1x1 projection, residual when shape is kept; SiLU everywhere, BN eps 1e-3 (the TF
+reference's; torchvision uses 1e-5 for B0-B4, which changes no count).
 
 Knob semantics (one rule, no sentinels): `width`, `depth` and `resolution` are the
 network at phi = 0, and phi scales all three at once by the paper's compound rule:
