@@ -10,8 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-import state
-import widgets
+from app.ui import state, widgets
 
 ROOT = Path(__file__).resolve().parent.parent
 

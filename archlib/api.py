@@ -6,9 +6,10 @@ from typing import Any
 
 import networkx as nx
 
-from archlib import registry
-from archlib.analysis import Analysis
-from archlib.ir import IR
+import archlib.families  # noqa: F401  (every family registers its models on import)
+from archlib.core import registry
+from archlib.core.analysis import Analysis
+from archlib.core.ir import IR
 
 
 def list_models() -> list[str]:
@@ -43,7 +44,7 @@ def analyze(name: str, /, **knobs: Any) -> Analysis:
 
 def build(name: str, /, **knobs: Any):
     """A real, runnable torch.nn.Module whose module names are the analysis row names."""
-    from archlib.torchmodel import build_module
+    from archlib.views.torchmodel import build_module
 
     ir = lower(name, **knobs)
     registry.check_size(name, ir, for_build=True)
@@ -52,7 +53,7 @@ def build(name: str, /, **knobs: Any):
 
 def graph(name: str, /, *, level: str | int = "block", **knobs: Any) -> nx.DiGraph:
     """The networkx DiGraph of `name` at `level` (op, unit, block or stage)."""
-    from archlib.blockgraph import collapse, op_graph
+    from archlib.views.blockgraph import collapse, op_graph
 
     g = op_graph(analyze(name, **knobs))
     return g if level == "op" else collapse(g, level)

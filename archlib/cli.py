@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from archlib import api, registry
-from archlib.analysis import Analysis, human
+from archlib import api
+from archlib.core import registry
+from archlib.core.analysis import Analysis, human
 from archlib.errors import ArchlibError
 
 
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
-    from archlib.blockgraph import to_dot, to_svg
+    from archlib.views.blockgraph import to_dot, to_svg
 
     dot = to_dot(api.graph(args.model, level=args.level, **knobs), color_by=args.color_by)
     if args.format == "dot":
@@ -147,7 +148,7 @@ def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
 
 
 def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
-    from archlib import measure, store
+    from archlib.hardware import measure, store
 
     names = {k.name for k in measure.SETTINGS}
     settings = {k: v for k, v in pairs.items() if k in names}

@@ -11,15 +11,22 @@ import contextlib
 import functools
 import math
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import torch
 
-from archlib.attention import ATTENTIONS, FEATURE_KINDS
-from archlib.attention_torch import (FavorAttention, SoftmaxAttention, favor, gaussian_features,
-                                     positive_features, softmax_attention)
+from archlib.core.attention import ATTENTIONS, FEATURE_KINDS
 from archlib.errors import ArchlibError
+from archlib.views.attention_torch import (
+    FavorAttention,
+    SoftmaxAttention,
+    favor,
+    gaussian_features,
+    positive_features,
+    softmax_attention,
+)
 
 #: the largest score matrix (heads x tokens^2 elements) a latency or error run may allocate
 MAX_SCORE_ELEMS = 1 << 25
@@ -152,12 +159,13 @@ def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, featur
                     threads: int = 1, min_run_time: float = 0.2, lock_timeout: float = 60.0) -> Latency:
     """Median and IQR of the attention module's forward on random q|k|v, under inference_mode.
 
-    Under this host's measurement lock (archlib.store), with `threads` threads (1 by
-    default: stable on a shared host, as archlib.measure).
+    Under this host's measurement lock (archlib.hardware.store), with `threads` threads (1 by
+    default: stable on a shared host, as archlib.hardware.measure).
     """
     from torch.utils import benchmark
 
-    from archlib.store import HostLock, db_path
+    from archlib.hardware.host import HostLock
+    from archlib.hardware.store import db_path
 
     if attention not in ATTENTIONS:
         raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
@@ -176,7 +184,7 @@ def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, featur
 
 def host(threads: int = 1) -> str:
     """The host the measurements ran on, in words."""
-    from archlib.measure import cpu_model
+    from archlib.hardware.host import cpu_model
 
     return f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}"
 

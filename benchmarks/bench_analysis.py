@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import archlib
-    from archlib.analysis import Analysis
+    from archlib.core.analysis import Analysis
 
     knobs = {"resolution": args.resolution}
     entry = archlib.get_model(args.model)
@@ -54,7 +54,7 @@ def main() -> None:
     from fvcore.nn import FlopCountAnalysis
     from torch.utils.flop_counter import FlopCounterMode
 
-    from archlib.torchmodel import build_module
+    from archlib.views.torchmodel import build_module
 
     model = build_module(a.ir).eval()
     x = torch.zeros(1, *a.input_shape)

@@ -20,7 +20,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "app"))
 MODEL = "efficientnet_b7"
 
 
@@ -35,8 +34,7 @@ def bench_reruns(n: int) -> None:
     """AppTest: the full script rerun after a slider change, per Explore tab (AppTest overhead included)."""
     from streamlit.testing.v1 import AppTest
 
-    import state
-
+    from app.ui import state
     for view in ("graph", "layers", "breakdown"):
         at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
         at.query_params["model"] = MODEL
@@ -62,7 +60,7 @@ def bench_reruns(n: int) -> None:
 def bench_compute(n: int) -> None:
     """The work of a rerun without Streamlit: analysis, memory, block graph SVG, for new configurations."""
     import archlib
-    from archlib import blockgraph
+    from archlib.views import blockgraph
 
     ana, svg, op = [], [], []
     for i in range(n):

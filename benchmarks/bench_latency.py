@@ -1,7 +1,7 @@
 """Repeatability of archlib's latency method against a naive perf_counter loop, same run.
 
 Three repeated measurements of mobilenet_v2 (224 px, batch 1, float32, CPU by default) with
-archlib.measure (timed warm-up, then torch.utils.benchmark's adaptive_autorange, median)
+archlib.hardware.measure (timed warm-up, then torch.utils.benchmark's adaptive_autorange, median)
 and with the loop people write first (no warm-up, 10 forward passes, mean of
 time.perf_counter). The coefficient of variation (std / mean of the three) is the figure
 of merit. Usage: python benchmarks/bench_latency.py [--threads N] [--device cpu|cuda]
@@ -15,7 +15,8 @@ import time
 import torch
 
 import archlib
-from archlib import measure
+from archlib.hardware import host as hostinfo
+from archlib.hardware import measure
 
 MODEL = "mobilenet_v2"
 
@@ -46,12 +47,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    info = measure.host_info(args.device)
+    info = hostinfo.host_info(args.device)
     print(f"host: {info['cpu']} · {info['logical_cpus']} logical CPUs · device {info['device']} · torch {info['torch']}"
           f" · {args.threads} thread(s) · {MODEL} 224 px batch 1 float32")
-    rows = {"archlib.measure (adaptive_autorange median)": [], "naive perf_counter loop (10 passes)": []}
-    for i in range(args.repeats):  # interleaved, so both see the same machine load
-        rows["archlib.measure (adaptive_autorange median)"].append(ours(args.threads, args.device))
+    rows = {"archlib.hardware.measure (adaptive_autorange median)": [], "naive perf_counter loop (10 passes)": []}
+    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+        rows["archlib.hardware.measure (adaptive_autorange median)"].append(ours(args.threads, args.device))
         rows["naive perf_counter loop (10 passes)"].append(naive(args.threads, args.device))
     print(f"{'method':48s} {'runs (ms)':>30s} {'median':>9s} {'CV':>7s}")
     for name, xs in rows.items():

@@ -1,4 +1,4 @@
-"""The CUDA paths of archlib.measure on a GPU host: synchronised latency, a training step's
+"""The CUDA paths of archlib.hardware.measure on a GPU host: synchronised latency, a training step's
 peak memory against the analytic estimate, NVML energy, the per-layer profile, the store.
 
 Usage (on a machine with an NVIDIA GPU): PYTHONPATH=. python benchmarks/gpu_measure_check.py [OUT.json]
@@ -10,12 +10,12 @@ import os
 import sys
 import tempfile
 
-import archlib
-from archlib import measure, opprofile, power, store
+from archlib.hardware import host as hostinfo
+from archlib.hardware import measure, opprofile, power, store
 
 
 def main() -> None:
-    out: dict = {"host": measure.host_info("cuda"), "power": power.status("cuda")}
+    out: dict = {"host": hostinfo.host_info("cuda"), "power": power.status("cuda")}
     print(out)
     lat = {}
     for label, given in {"fp32 b1": {}, "fp16 b1": {"dtype": "float16"}, "fp16 b1 channels_last":

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import compare_parts as parts
-import state
-import widgets
+from app.compare import parts
+from app.ui import state, widgets
 
 PAGE = state.COMPARE
 P = widgets.params(PAGE)

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import charts
-import concepts_parts as cp
-import state
-import widgets
+from app.concepts import parts as cp
+from app.ui import charts, state, widgets
 
 PAGE = state.CONCEPTS
 P = widgets.params(PAGE)
@@ -38,9 +36,9 @@ params = {"cin": m, "cout": n, "k": k, "size": size}
 def separable() -> None:
     std, sep = cp.block("standard", m, n, k, size), cp.block("separable", m, n, k, size)
     ts, tp = std.totals(), sep.totals()
-    st.markdown(f"A standard $D_K\\times D_K$ convolution costs $D_K^2 M N D_F^2$ MACs. MobileNet splits it into "
-                f"a depthwise $D_K\\times D_K$ filter per channel ($D_K^2 M D_F^2$) and a 1×1 pointwise "
-                f"combination ($M N D_F^2$): the ratio is $\\frac{{1}}{{N}} + \\frac{{1}}{{D_K^2}}$.")
+    st.markdown("A standard $D_K\\times D_K$ convolution costs $D_K^2 M N D_F^2$ MACs. MobileNet splits it into "
+                "a depthwise $D_K\\times D_K$ filter per channel ($D_K^2 M D_F^2$) and a 1×1 pointwise "
+                "combination ($M N D_F^2$): the ratio is $\\frac{1}{N} + \\frac{1}{D_K^2}$.")
     cols = st.columns(4)
     cp.metric(cols[0], "Standard MACs", ts["macs"])
     cp.metric(cols[1], "Separable MACs", tp["macs"])

@@ -4,13 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 import archlib
-import cache
-import charts
-import explore_parts as parts
-import state
-import tables
-import widgets
-from archlib.analysis import human
+from app.explore import parts
+from app.ui import cache, charts, state, tables, widgets
+from archlib.core.analysis import human
 
 PAGE = state.EXPLORE
 P = widgets.params(PAGE)

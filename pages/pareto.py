@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-import pareto_data as data
-import pareto_measure as meas
-import pareto_parts as parts
-import state
+from app.pareto import data, parts
+from app.pareto import measure as meas
+from app.ui import state
 
 P = {p.name: p for p in data.PARAMS}
 model = st.session_state[state.MODEL]

@@ -5,9 +5,8 @@ import math
 
 import streamlit as st
 
-import performer_charts as charts
-import performer_parts as parts
-from archlib.analysis import human
+from app.performer import charts, parts
+from archlib.core.analysis import human
 
 parts.seed_from_url()
 st.title("Performers: FAVOR+ against softmax attention")

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import scaling_parts as parts
-import state
-import widgets
+from app.scaling import parts
+from app.ui import state, widgets
 
 PAGE = state.SCALING
 P = widgets.params(PAGE)

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -49,7 +49,7 @@ def app_server(log_name: str, env: Mapping[str, str] | None = None) -> Iterator[
                     break
                 except OSError:
                     if proc.poll() is not None:
-                        raise RuntimeError(f"the server exited; see artifacts/{log_name}")
+                        raise RuntimeError(f"the server exited; see artifacts/{log_name}") from None
                     time.sleep(0.1)
             yield url
         finally:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from archlib.analysis import Analysis
-from archlib.crosscheck import compare, flopcounter_macs, prefix_sums
-from archlib.torchmodel import build_module
+from archlib.core.analysis import Analysis
+from archlib.views.crosscheck import compare, flopcounter_macs, prefix_sums
+from archlib.views.torchmodel import build_module
 
 
 def assert_agrees_with_torch(a: Analysis) -> None:

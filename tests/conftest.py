@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import archlib
-from archlib import registry
+from archlib.core import registry
 
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from archlib.analysis import human
+from archlib.core.analysis import human
 
 
 @pytest.mark.parametrize("n,text", [(0, "0"), (999, "999"), (999.96, "1K"), (1234, "1.23K"), (999_600, "1M"),

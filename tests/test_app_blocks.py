@@ -1,13 +1,9 @@
 """The Concepts page's building blocks: each block's output and cost, by hand."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
-import blocks  # noqa: E402
+from app.concepts import blocks
 
 
 @pytest.mark.parametrize("t", [1, 4])

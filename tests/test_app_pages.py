@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import base64
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import archlib
+from app.ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "app"))
-import state  # noqa: E402
 
 MAIN = str(ROOT / "app" / "main.py")
 HAS_EFFNET = "efficientnet_b0" in archlib.list_models()
@@ -254,6 +252,6 @@ def test_switching_pages_keeps_the_model_and_knobs():
         assert not at.exception
         assert at.selectbox(key=state.MODEL).value == "mobilenet_v2"
     assert next(m for m in at.metric if m.label == "MACs").value == \
-        archlib.analysis.human(archlib.analyze("mobilenet_v2", width=0.5).totals()["macs"])
+        archlib.core.analysis.human(archlib.analyze("mobilenet_v2", width=0.5).totals()["macs"])
     at.switch_page("../pages/explore.py").run()
     assert_totals(at, "mobilenet_v2", width=0.5)

@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import archlib
-from archlib import measure, store
+from archlib.hardware import host as hostinfo
+from archlib.hardware import measure, store
 
 MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 PAGE = "../pages/pareto.py"
@@ -88,7 +89,7 @@ def test_published_configuration_is_ringed(db):
 
 def test_measured_axis_reads_this_hosts_store(db):
     cfg = measure.settings()
-    db.put(measure.host_info(), "efficientnet_b0", {}, cfg, "latency", {"median_ms": 12.5})
+    db.put(hostinfo.host_info(), "efficientnet_b0", {}, cfg, "latency", {"median_ms": 12.5})
     at = open_page({"x": "measured"})
     hovers = [c[1] for t in points(spec(at)) for c in t["customdata"]]
     assert hovers and all("measured here 12.50 ms" in h for h in hovers)
@@ -125,7 +126,7 @@ def test_measure_all_fills_the_store_with_progress(db, monkeypatch):
     def fake_record(kind, model, knobs=None, *, store=None, **kw):  # no torch: the loop and the store
         cfg = measure.settings(**{k: v for k, v in kw.items() if k in {s.name for s in measure.SETTINGS}})
         calls.append(model)
-        store.put(measure.host_info(), model, knobs or {}, cfg, kind, {"median_ms": 1.0 + len(calls)})
+        store.put(hostinfo.host_info(), model, knobs or {}, cfg, kind, {"median_ms": 1.0 + len(calls)})
         return {"result": {"median_ms": 1.0}}
 
     monkeypatch.setattr(store, "record", fake_record)
@@ -146,7 +147,7 @@ def test_cancel_stops_measure_all_between_models(db, monkeypatch):
 
 def test_two_hosts_are_compared(db):
     cfg = measure.settings()
-    here = measure.host_info()
+    here = hostinfo.host_info()
     db.put(here, "resnet50", {}, cfg, "latency", {"median_ms": 80.0})
     db.put({**here, "hostname": "gpu-box", "device": "cuda: H200"}, "resnet50", {}, cfg, "latency",
            {"median_ms": 4.0})
@@ -159,16 +160,12 @@ def test_two_hosts_are_compared(db):
 
 def test_hover_shows_archlib_count_and_how_far_the_source_is():
     """A published point says what archlib counts for the configuration it opens as."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
-    import pareto_chart
-    import pareto_data
-
+    from app.pareto import chart as pareto_chart
+    from app.pareto import data as pareto_data
     df = pareto_data.published("", {})
     squeeze = df[(df["family"] == "SqueezeNet") & (df["macs_M"] == 1700)].iloc[0]  # MobileNetV1's citation
     text = pareto_chart._hover(squeeze.to_dict())
-    from archlib import results
+    from archlib.data import results
 
     knobs = results.parse_knobs(squeeze["archlib_model"], squeeze["archlib_knobs"] or "")
     ours = archlib.analyze(squeeze["archlib_model"], **knobs).totals()["macs"] / 1e6

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from archlib import attention as att
-from archlib import store
+from archlib.core import attention as att
+from archlib.hardware import store
 
 MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 PAGE = "../pages/performer.py"

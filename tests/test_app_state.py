@@ -4,8 +4,6 @@ The codec is pure Python: these tests need no Streamlit runtime.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -13,9 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archlib
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
-import state  # noqa: E402
+from app.ui import state
 
 FAST_MODELS = [m for m in ("lenet", "mobilenet_v1", "mobilenet_v2") if m in archlib.list_models()]
 

@@ -6,13 +6,13 @@ import math
 import pytest
 import torch
 
-from archlib import attention as att
 from archlib import performer
-from archlib.attention_torch import FavorAttention, gaussian_features
-from archlib.cost import op_cost
+from archlib.core import attention as att
+from archlib.core.cost import op_cost
+from archlib.core.ir import IRBuilder
 from archlib.errors import ArchlibError
-from archlib.crosscheck import flopcounter_macs, fvcore_counts
-from archlib.ir import IRBuilder
+from archlib.views.attention_torch import FavorAttention, gaussian_features
+from archlib.views.crosscheck import flopcounter_macs, fvcore_counts
 
 
 def _attention_ir(kind: str, tokens: int, dim: int, heads: int, features: int):
@@ -116,7 +116,7 @@ def test_favor_module_redraws_only_when_asked():
 
 
 def test_favor_module_approximates_softmax_module():
-    from archlib.attention_torch import SoftmaxAttention
+    from archlib.views.attention_torch import SoftmaxAttention
 
     torch.manual_seed(0)
     x = torch.randn(2, 50, 3 * 32) * 0.5

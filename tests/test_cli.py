@@ -69,7 +69,7 @@ def test_measure_stores_and_prints(tmp_path, monkeypatch, capsys):
     assert main(["measure", "lenet", "--min_run_time", "0.05", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["settings"]["batch"] == 1 and rec["result"]["median_ms"] > 0
-    from archlib.store import Store
+    from archlib.hardware.store import Store
 
     assert len(Store(tmp_path / "m.sqlite").rows(kind="latency")) == 1
 

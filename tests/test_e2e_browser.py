@@ -13,12 +13,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from browser_support import ARTIFACTS, IDLE, app_server, chromium
+from playwright.sync_api import expect
 
 import archlib
-from archlib.analysis import human
-
-from browser_support import ARTIFACTS, IDLE, ROOT, app_server, chromium
-from playwright.sync_api import expect
+from archlib.core.analysis import human
 
 pytestmark = pytest.mark.browser
 
@@ -73,11 +72,7 @@ def test_first_page_renders(server, page):
     open_link(page, server, "/")
     elapsed = time.perf_counter() - server["started"]
     shot(page, "explore_default")
-    import sys
-
-    sys.path.insert(0, str(ROOT / "app"))
-    import state
-
+    from app.ui import state
     a = archlib.analyze(state.default_model())
     expect(metric(page, "MACs")).to_have_text(human(a.totals()["macs"]))
     (ARTIFACTS / "first_render_seconds.txt").write_text(f"{elapsed:.2f}\n")

@@ -7,7 +7,6 @@ import time
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-
 from browser_support import ARTIFACTS, IDLE, app_server, chromium
 from playwright.sync_api import expect
 
@@ -51,7 +50,7 @@ def _point_box(page, point_id: str) -> dict:
 
 
 def _row_id(model: str, knobs: str) -> str:
-    from archlib import results
+    from archlib.data import results
 
     row = next(r for r in results.load() if r.archlib_model == model and r.knobs_text == knobs)
     return f"r{row.row}"

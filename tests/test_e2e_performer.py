@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from browser_support import ARTIFACTS, IDLE, app_server, chromium
 from playwright.sync_api import expect
 
-from archlib import attention as att
-from browser_support import ARTIFACTS, IDLE, app_server, chromium
+from archlib.core import attention as att
 
 pytestmark = pytest.mark.browser
 

@@ -8,11 +8,12 @@ import re
 from importlib import resources
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
 from archlib.errors import ArchlibError
-from checks import assert_agrees_with_torch
 
 PAPER_RES = (224, 240, 260, 300, 380, 456, 528, 600)
 

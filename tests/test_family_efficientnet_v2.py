@@ -6,11 +6,12 @@ import re
 from importlib import resources
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
 from archlib.errors import ArchlibError
-from checks import assert_agrees_with_torch
 
 
 def _blocks_per_stage(name: str, **knobs) -> list[int]:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
-from checks import assert_agrees_with_torch
 
 MODEL = "googlenet"
 # the paper's Table 1: output channels and side (224 input) of inception 3a-3b, 4a-4e, 5a-5b

@@ -5,10 +5,11 @@ import csv
 from importlib import resources
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
-from checks import assert_agrees_with_torch
 
 PAPER = [r for r in csv.DictReader(resources.files("archlib.data").joinpath("paper_results.csv").open())
          if r["family"] == "MobileNetV3" and r["source_type"] == "paper_table" and r["width_mult"] == "1"]

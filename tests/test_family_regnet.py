@@ -6,12 +6,13 @@ import re
 from importlib import resources
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
 from archlib.errors import ArchlibError
 from archlib.families.regnet import Stage, block_widths, stages
-from checks import assert_agrees_with_torch
 
 ZOO = {"002": "200MF", "004": "400MF", "006": "600MF", "008": "800MF", "016": "1.6GF", "032": "3.2GF",
        "040": "4.0GF", "064": "6.4GF", "080": "8.0GF", "120": "12GF", "160": "16GF", "320": "32GF"}

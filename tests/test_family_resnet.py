@@ -5,10 +5,11 @@ import json
 from importlib import resources
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
-from checks import assert_agrees_with_torch
 
 # torchvision's published num_params and GFLOPS (= GMACs) of the presets besides resnet50 (in the bundled CSV)
 TORCHVISION = {18: (11_689_512, 1.814), 34: (21_797_672, 3.664), 101: (44_549_160, 7.801),

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
-from checks import assert_agrees_with_torch
 
 # torchvision's Fire(inplanes, squeeze, expand1x1, expand3x3) arguments, in order
 TORCHVISION_FIRES = {

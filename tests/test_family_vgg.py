@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
-from checks import assert_agrees_with_torch
 
 # torchvision's published num_params and GFLOPS (= GMACs) of vgg11/13/19 (vgg16 is in the bundled CSV),
 # and the paper's Table 2 parameter counts in millions

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from checks import assert_agrees_with_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archlib
-from archlib.attention import default_features
-from archlib.torchmodel import build_module
-from checks import assert_agrees_with_torch
+from archlib.core.attention import default_features
+from archlib.views.torchmodel import build_module
 
 
 @pytest.mark.parametrize("res, params, gmacs", [(224, 86_567_656, 17.564), (384, 86_859_496, 55.484)])

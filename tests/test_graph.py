@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import archlib
-from archlib.blockgraph import _PALETTE, to_dot, to_svg
+from archlib.views.blockgraph import _PALETTE, to_dot, to_svg
 
 
 def test_dot_renders_to_svg_with_every_block():

@@ -11,14 +11,14 @@ import math
 
 import pytest
 import torch
-
-import archlib
-from archlib import registry
-from archlib.analysis import COUNTS
-from archlib.crosscheck import compare, fvcore_counts, prefix_sums
-from archlib.blockgraph import collapse, graph_totals, op_graph
 from checks import assert_agrees_with_torch
 from conftest import HUGE_PARAMS, MODELS, small_config
+
+import archlib
+from archlib.core import registry
+from archlib.core.analysis import COUNTS
+from archlib.views.blockgraph import collapse, graph_totals, op_graph
+from archlib.views.crosscheck import compare, fvcore_counts, prefix_sums
 
 
 def check_counts_meta(name: str, **knobs) -> None:
@@ -143,7 +143,7 @@ def test_random_configs_agree_with_counters(name):
 
 def test_levels_group_stems_heads_and_blocks():
     """Block level: a block per `sN.bM`, the whole stem and head, a stage-level op on its own."""
-    from archlib.analysis import group_key
+    from archlib.core.analysis import group_key
 
     assert [group_key("s3.b1.dw.conv", lv) for lv in ("stage", "block", "unit", "op")] == \
         ["s3", "s3.b1", "s3.b1.dw", "s3.b1.dw.conv"]

@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import archlib
-from archlib import registry
+from archlib.core import registry
+from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
-from archlib.knobs import Knob
 
 ALL_KNOBS = [(e.name, k) for e in registry.entries() for k in e.knobs]
 
@@ -53,7 +53,7 @@ def test_too_small_resolution_is_a_clear_error():
 @pytest.mark.parametrize("model,knob", ALL_KNOBS, ids=[f"{m}-{k.name}" for m, k in ALL_KNOBS])
 def test_every_value_written_as_text_reads_back(model, knob):
     """What URLs, the CLI line and the results CSV write (format_value) parses to the same value."""
-    from archlib.knobs import format_value
+    from archlib.core.knobs import format_value
 
     values = list(knob.choices) if knob.kind == "choice" else [knob.default]
     if knob.kind in ("int", "float"):

@@ -10,8 +10,9 @@ import time
 import pytest
 
 import archlib
-from archlib import measure, opprofile, power, store
 from archlib.errors import ArchlibError
+from archlib.hardware import host as hostinfo
+from archlib.hardware import measure, opprofile, power, store
 
 FAST = {"min_run_time": 0.1, "max_seconds": 30.0, "threads": 1}
 
@@ -55,7 +56,7 @@ def test_bad_settings_name_value_and_range(given, words):
 def test_cpu_float16_and_missing_cuda_are_refused():
     with pytest.raises(ArchlibError, match="float16"):
         measure.settings(dtype="float16")
-    if not measure.cuda_available():
+    if not hostinfo.cuda_available():
         with pytest.raises(ArchlibError, match="no CUDA GPU"):
             measure.settings(device="cuda")
 
@@ -80,15 +81,15 @@ def test_slow_runs_are_bounded(monkeypatch):
 
 
 def test_host_description_and_id():
-    info = measure.host_info()
+    info = hostinfo.host_info()
     assert {"cpu", "logical_cpus", "torch", "device", "torch_threads"} <= set(info)
-    assert measure.host_id(info) == measure.host_id(dict(info)) and len(measure.host_id(info)) == 12
-    assert measure.host_id(info) != measure.host_id({**info, "hostname": "elsewhere"})
+    assert hostinfo.host_id(info) == hostinfo.host_id(dict(info)) and len(hostinfo.host_id(info)) == 12
+    assert hostinfo.host_id(info) != hostinfo.host_id({**info, "hostname": "elsewhere"})
 
 
 def test_store_round_trip_and_two_hosts(tmp_path):
     s = store.Store(tmp_path / "m.sqlite")
-    host = measure.host_info()
+    host = hostinfo.host_info()
     cfg = measure.settings(**FAST)
     s.put(host, "mobilenet_v2", {"width": 0.5}, cfg, "latency", {"median_ms": 3.0})
     s.put(host, "mobilenet_v2", {"width": 0.5}, cfg, "latency", {"median_ms": 2.0})  # replaces
@@ -97,7 +98,7 @@ def test_store_round_trip_and_two_hosts(tmp_path):
     assert s.get(host, "mobilenet_v2", {}, cfg, "latency") is None
     assert len(s.hosts()) == 2 and len(s.rows()) == 2
     again = store.Store(tmp_path / "m.sqlite")  # a restart keeps them
-    (mine,) = again.rows(host_id=measure.host_id(host))
+    (mine,) = again.rows(host_id=hostinfo.host_id(host))
     assert mine["config"] == archlib.config("mobilenet_v2", width=0.5) and mine["result"] == {"median_ms": 2.0}
 
 
@@ -117,7 +118,7 @@ def test_record_measures_and_stores(tmp_path):
 
 
 def _hold(path: str, q, hold: float) -> None:
-    with store.HostLock(path, what="test", timeout=30):
+    with hostinfo.HostLock(path, what="test", timeout=30):
         start = time.time()
         time.sleep(hold)
         q.put((start, time.time()))
@@ -137,21 +138,21 @@ def test_lock_serialises_two_processes(tmp_path):
 def test_a_waiter_hears_busy_and_times_out(tmp_path):
     path = tmp_path / "l.lock"
     heard: list[str] = []
-    with store.HostLock(path, what="measuring latency of resnet50"):
+    with hostinfo.HostLock(path, what="measuring latency of resnet50"):
         t = threading.Thread(target=lambda: heard.append(_try(path, heard)))
         t.start()
         t.join(10)
     assert any("busy with measuring latency of resnet50" in m for m in heard)
     assert "still busy" in heard[-1]
-    with store.HostLock(path, timeout=1):  # released: free again
+    with hostinfo.HostLock(path, timeout=1):  # released: free again
         pass
 
 
 def _try(path, heard) -> str:
     try:
-        with store.HostLock(path, timeout=0.6, poll=0.1, on_wait=heard.append):
+        with hostinfo.HostLock(path, timeout=0.6, poll=0.1, on_wait=heard.append):
             return "got it"
-    except store.MeasurementBusy as e:
+    except hostinfo.MeasurementBusy as e:
         return str(e)
 
 
@@ -182,8 +183,8 @@ def test_power_status_says_why():
 
 
 def test_attention_ops_are_classed_as_matmuls_not_elementwise():
-    from archlib.cost import op_cost
-    from archlib.opprofile import op_class
+    from archlib.core.cost import op_cost
+    from archlib.hardware.opprofile import op_class
 
     ops = archlib.lower("vit_b_16").ops
     assert {op_class(o) for o in ops if o.kind == "attention"} == {"attention (matmuls)"}

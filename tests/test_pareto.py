@@ -6,7 +6,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archlib import pareto, results
+from archlib.data import pareto, results
 
 value = st.one_of(st.none(), st.sampled_from([math.nan, math.inf]), st.integers(0, 20).map(float),
                   st.floats(0, 1e6, allow_nan=False))
@@ -45,5 +45,5 @@ def test_frontier_by_group_on_published_results():
     assert set(fronts) == {"paper", "torchvision", "timm", "pycls"}
     for kind, idx in fronts.items():
         assert all(recs[i]["kind"] == kind for i in idx)
-    best = max((r["top1_pct"] for r in recs if r["top1_pct"] and r["macs_M"]))
+    best = max(r["top1_pct"] for r in recs if r["top1_pct"] and r["macs_M"])
     assert recs[overall[-1]]["top1_pct"] == best

@@ -7,7 +7,7 @@ import io
 import pytest
 
 import archlib
-from archlib import results
+from archlib.data import results
 from archlib.errors import ArchlibError
 
 RESULTS = results.load()

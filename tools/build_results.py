@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import archlib
-from archlib.results import format_knobs
+from archlib.data.results import format_knobs
 
 DATA = Path(archlib.__file__).parent / "data"
 TV_SOURCE = ("torchvision 0.29.1 weights metadata (WeightsEnum meta: _metrics acc@1/acc@5, num_params, _ops), "

@@ -7,13 +7,14 @@ the first two fully connected layers. Every conv and linear has a bias.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,19 @@ preset scales that preset further.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from archlib.core.blocks import Norm, inverted_residual
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, depth, num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import compound, make_divisible, round_repeats
 from archlib.errors import ArchlibError
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, depth, num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import compound, make_divisible, round_repeats
 
 BN_EPS = 1e-3
+NORM = Norm(BN_EPS, 0.1)  # torchvision: BatchNorm2d(eps=1e-3) with PyTorch's default momentum
 #: effective multipliers past these are refused (phi can compound a knob far out of range)
 MAX_WIDTH, MAX_DEPTH, MAX_RESOLUTION = 8.0, 8.0, 2048
 
@@ -50,15 +53,12 @@ TABLE = (Row(1, 3, 1, 16, 1), Row(6, 3, 2, 24, 2), Row(6, 5, 2, 40, 2), Row(6, 3
 HEAD = 1280
 
 
-def mbconv(b: IRBuilder, x: str, out_ch: int, t: float, k: int, stride: int, *, eps: float = BN_EPS) -> str:
-    """1x1 expand (if it widens) -> kxk depthwise -> SE -> linear 1x1 projection (+ residual)."""
+def mbconv(b: IRBuilder, x: str, out_ch: int, t: float, k: int, stride: int) -> str:
+    """The shared inverted residual with EfficientNet's numbers: expand to make_divisible(in x t)
+    (none when that is the input width), kxk depthwise, SE squeezing to max(1, in // 4), SiLU."""
     in_ch = b.shape(x)[0]
-    hidden = make_divisible(in_ch * t)
-    y = b.conv_bn_act("expand", x, hidden, 1, act="silu", eps=eps) if hidden != in_ch else x
-    y = b.conv_bn_act("dw", y, hidden, k, stride=stride, groups=hidden, act="silu", eps=eps)
-    y = b.squeeze_excite("se", y, max(1, in_ch // 4), act="silu")
-    y = b.conv_bn_act("project", y, out_ch, 1, act=None, eps=eps)
-    return b.add("add", x, y) if stride == 1 and in_ch == out_ch else y
+    return inverted_residual(b, x, out_ch, hidden=make_divisible(in_ch * t), kernel=k, stride=stride, act="silu",
+                             se_ch=max(1, in_ch // 4), se_act="silu", norm=NORM)
 
 
 def classifier(b: IRBuilder, x: str, head_ch: int, dropout: float, classes: int, *, eps: float = BN_EPS) -> str:

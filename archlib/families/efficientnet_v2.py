@@ -8,14 +8,16 @@ projection), or a single kxk conv when the expansion is 1; no SE. MBConv is Effi
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.families.efficientnet import BN_EPS, classifier, dropout, mbconv
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, depth, num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible, round_repeats
+from archlib.core.blocks import fused_inverted_residual
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, depth, num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible, round_repeats
+from archlib.families.efficientnet import BN_EPS, NORM, classifier, dropout, mbconv
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,10 @@ HEAD = 1280
 
 
 def fused_mbconv(b: IRBuilder, x: str, out_ch: int, t: int, k: int, stride: int) -> str:
-    """kxk expand conv -> linear 1x1 projection (or one kxk conv when t = 1), + residual."""
-    in_ch = b.shape(x)[0]
-    hidden = make_divisible(in_ch * t)
-    if hidden != in_ch:
-        y = b.conv_bn_act("expand", x, hidden, k, stride=stride, act="silu", eps=BN_EPS)
-        y = b.conv_bn_act("project", y, out_ch, 1, act=None, eps=BN_EPS)
-    else:
-        y = b.conv_bn_act("conv", x, out_ch, k, stride=stride, act="silu", eps=BN_EPS)
-    return b.add("add", x, y) if stride == 1 and in_ch == out_ch else y
+    """The shared Fused-MBConv: kxk expand conv to make_divisible(in x t) -> linear 1x1 projection
+    (one kxk conv when that is the input width), SiLU, no SE."""
+    hidden = make_divisible(b.shape(x)[0] * t)
+    return fused_inverted_residual(b, x, out_ch, hidden=hidden, kernel=k, stride=stride, act="silu", norm=NORM)
 
 
 def lower(cfg: Mapping[str, Any]) -> IR:

@@ -8,12 +8,13 @@ use ceil_mode as in the original Caffe model.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import num_classes, resolution
-from archlib.registry import Family, register
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import num_classes, resolution
+from archlib.core.registry import Family, register
 
 EPS = 1e-3
 KERNEL_5X5 = 3  # torchvision's kernel for the "5x5" branch (the paper's is 5)

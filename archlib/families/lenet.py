@@ -5,11 +5,12 @@ fc2 120->84, fc3 84->10, on a 1x32x32 input.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import num_classes
-from archlib.registry import Family, register
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import num_classes
+from archlib.core.registry import Family, register
 
 
 def lower(cfg: Mapping[str, Any]) -> IR:

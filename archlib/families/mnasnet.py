@@ -12,13 +12,15 @@ _round_to_multiple_of with bias 0.9, the same rule as make_divisible):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
+from archlib.core.blocks import Norm, inverted_residual
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 
 STEM_CH, HEAD_CH = 32, 1280
 
@@ -40,44 +42,32 @@ B1 = (Row(3, 1, 16, 1, 1, skip=False), Row(3, 3, 24, 3, 2), Row(5, 3, 40, 3, 2),
 # Figure 7 of the paper (MnasNet-A1)
 A1 = (Row(3, 1, 16, 1, 1, skip=False), Row(3, 6, 24, 2, 2), Row(5, 3, 40, 3, 2, se=True),
       Row(3, 6, 80, 4, 2), Row(3, 6, 112, 2, 1, se=True), Row(5, 6, 160, 3, 2, se=True), Row(3, 6, 320, 1, 1))
-#: variant -> (rows, BN eps, BN momentum)
-VARIANTS = {"b1": (B1, 1e-5, 1 - 0.9997), "a1": (A1, 1e-3, 0.01)}
+#: variant -> (rows, BN settings)
+VARIANTS = {"b1": (B1, Norm(1e-5, 1 - 0.9997)), "a1": (A1, Norm(1e-3, 0.01))}
 
 
-def mbconv(b: IRBuilder, x: str, row: Row, out_ch: int, stride: int, bn: dict[str, float]) -> str:
-    """1x1 expand (if e > 1) -> kxk depthwise -> SE (A1) -> linear 1x1 project (+ identity)."""
+def mbconv(b: IRBuilder, x: str, row: Row, out_ch: int, stride: int, norm: Norm) -> str:
+    """The shared inverted residual with MnasNet's numbers: expand by e (none when e = 1), kxk
+    depthwise, SE squeezing to in // 4 where the row has it (A1), ReLU."""
     in_ch = b.shape(x)[0]
-    hidden = in_ch * row.e
-    y = conv_bn(b, "expand", x, hidden, 1, bn=bn, act=True) if row.e != 1 else x
-    y = conv_bn(b, "dw", y, hidden, row.k, stride=stride, groups=hidden, bn=bn, act=True)
-    if row.se:
-        y = b.squeeze_excite("se", y, max(1, in_ch // 4), act="relu", gate="sigmoid")
-    y = conv_bn(b, "project", y, out_ch, 1, bn=bn, act=False)
-    return b.add("add", x, y) if row.skip and stride == 1 and in_ch == out_ch else y
-
-
-def conv_bn(b: IRBuilder, name: str, x: str, out_ch: int, k: int, *, stride: int = 1, groups: int = 1,
-            bn: dict[str, float], act: bool) -> str:
-    """conv -> BN (the variant's eps and momentum) -> optional ReLU, as name.conv/.bn/.act."""
-    with b.scope(name):
-        y = b.bn("bn", b.conv("conv", x, out_ch, k, stride=stride, groups=groups), **bn)
-        return b.act("act", y, "relu") if act else y
+    return inverted_residual(b, x, out_ch, hidden=in_ch * row.e, kernel=row.k, stride=stride, act="relu",
+                             se_ch=max(1, in_ch // 4) if row.se else 0, norm=norm, skip=row.skip)
 
 
 def lower(cfg: Mapping[str, Any]) -> IR:
     """MnasNet `variant` at depth multiplier `width` and input side `resolution`."""
-    rows, eps, momentum = VARIANTS[cfg["variant"]]
-    bn = {"eps": eps, "momentum": momentum}
+    rows, norm = VARIANTS[cfg["variant"]]
+    bn = {"eps": norm.eps, "momentum": norm.momentum}
     w = cfg["width"]
     b = IRBuilder((3, cfg["resolution"], cfg["resolution"]))
-    x = conv_bn(b, "stem", b.input, make_divisible(STEM_CH * w), 3, stride=2, bn=bn, act=True)
+    x = b.conv_bn_act("stem", b.input, make_divisible(STEM_CH * w), 3, stride=2, **bn)
     for i, row in enumerate(rows, 1):
         out_ch = make_divisible(row.c * w)
         for j in range(row.n):
             with b.scope(f"s{i}", f"b{j + 1}"):
-                x = mbconv(b, x, row, out_ch, row.s if j == 0 else 1, bn)
+                x = mbconv(b, x, row, out_ch, row.s if j == 0 else 1, norm)
     with b.scope("head"):
-        x = conv_bn(b, "conv", x, HEAD_CH, 1, bn=bn, act=True)
+        x = b.conv_bn_act("conv", x, HEAD_CH, 1, **bn)
         x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))
         x = b.dropout("dropout", x, 0.2)
         b.linear("fc", x, cfg["num_classes"])

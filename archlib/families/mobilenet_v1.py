@@ -10,13 +10,14 @@ Table 1 prints stride 2 for the last depthwise layer but its input and output ar
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 
 
 @dataclass(frozen=True)

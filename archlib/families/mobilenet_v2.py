@@ -4,13 +4,15 @@ Rows are the paper's Table 2 (t, c, n, s); width rounding as torchvision/TF (div
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
+from archlib.core.blocks import inverted_residual
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,9 @@ TABLE = (Row(1, 16, 1, 1), Row(6, 24, 2, 2), Row(6, 32, 3, 2), Row(6, 64, 4, 2),
          Row(6, 96, 3, 1), Row(6, 160, 3, 2), Row(6, 320, 1, 1))
 
 
-def inverted_residual(b: IRBuilder, x: str, out_ch: int, t: int, stride: int) -> str:
-    """1x1 expand (if t > 1) -> 3x3 depthwise -> linear 1x1 projection (+ residual)."""
-    in_ch = b.shape(x)[0]
-    hidden = in_ch * t
-    y = b.conv_bn_act("expand", x, hidden, 1, act="relu6") if t != 1 else x
-    y = b.conv_bn_act("dw", y, hidden, 3, stride=stride, groups=hidden, act="relu6")
-    y = b.conv_bn_act("project", y, out_ch, 1, act=None)
-    return b.add("add", x, y) if stride == 1 and in_ch == out_ch else y
+def block(b: IRBuilder, x: str, out_ch: int, t: int, stride: int) -> str:
+    """The shared inverted residual: 1x1 expand by t (none when t = 1), 3x3 depthwise, linear 1x1, ReLU6."""
+    return inverted_residual(b, x, out_ch, hidden=b.shape(x)[0] * t, kernel=3, stride=stride, act="relu6")
 
 
 def lower(cfg: Mapping[str, Any]) -> IR:
@@ -45,7 +42,7 @@ def lower(cfg: Mapping[str, Any]) -> IR:
         t = t_knob if row.t != 1 else 1
         for j in range(row.n):
             with b.scope(f"s{i}", f"b{j + 1}"):
-                x = inverted_residual(b, x, out_ch, t, row.s if j == 0 else 1)
+                x = block(b, x, out_ch, t, row.s if j == 0 else 1)
     with b.scope("head"):
         x = b.conv_bn_act("conv", x, make_divisible(1280 * max(1.0, w)), 1, act="relu6")
         x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))

@@ -17,15 +17,17 @@ At width 1 the two agree; at 0.75 they differ by about 15% in parameters.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
+from archlib.core.blocks import TF_BN, inverted_residual
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 
-BN_EPS, BN_MOMENTUM = 1e-3, 0.01
+BN = {"eps": TF_BN.eps, "momentum": TF_BN.momentum}  # eps 0.001, momentum 0.01
 STEM_CH = 16
 
 
@@ -56,23 +58,11 @@ SMALL = (Row(3, 16, 16, True, RE, 2),
 VARIANTS = {"large": (LARGE, 1280), "small": (SMALL, 1024)}  # rows, classifier hidden width
 
 
-def conv_bn(b: IRBuilder, name: str, x: str, out_ch: int, k: int, *, stride: int = 1, groups: int = 1,
-            act: str | None = None) -> str:
-    """conv -> BN(eps 0.001, momentum 0.01) -> optional activation, as name.conv/.bn/.act."""
-    with b.scope(name):
-        y = b.bn("bn", b.conv("conv", x, out_ch, k, stride=stride, groups=groups), eps=BN_EPS, momentum=BN_MOMENTUM)
-        return b.act("act", y, act) if act else y
-
-
 def bneck(b: IRBuilder, x: str, row: Row, exp: int, out_ch: int) -> str:
-    """1x1 expand (unless exp == in) -> kxk depthwise -> SE -> linear 1x1 project (+ residual)."""
-    in_ch = b.shape(x)[0]
-    y = conv_bn(b, "expand", x, exp, 1, act=row.act) if exp != in_ch else x
-    y = conv_bn(b, "dw", y, exp, row.k, stride=row.s, groups=exp, act=row.act)
-    if row.se:
-        y = b.squeeze_excite("se", y, make_divisible(exp // 4, 8), act="relu", gate="hardsigmoid")
-    y = conv_bn(b, "project", y, out_ch, 1)
-    return b.add("add", x, y) if row.s == 1 and in_ch == out_ch else y
+    """The shared inverted residual with the row's numbers: expand to exp (none when exp equals the
+    input), kxk depthwise, SE squeezing to make_divisible(exp / 4, 8) with a hard-sigmoid gate."""
+    return inverted_residual(b, x, out_ch, hidden=exp, kernel=row.k, stride=row.s, act=row.act,
+                             se_ch=make_divisible(exp // 4, 8) if row.se else 0, se_gate="hardsigmoid", norm=TF_BN)
 
 
 def lower(cfg: Mapping[str, Any]) -> IR:
@@ -81,7 +71,7 @@ def lower(cfg: Mapping[str, Any]) -> IR:
     w, tf = cfg["width"], cfg["scaling"] == "tf"
     b = IRBuilder((3, cfg["resolution"], cfg["resolution"]))
     stem = STEM_CH if tf and w < 0.75 else make_divisible(STEM_CH * w)
-    x = conv_bn(b, "stem", b.input, stem, 3, stride=2, act=HS)
+    x = b.conv_bn_act("stem", b.input, stem, 3, stride=2, act=HS, **BN)
     stage = block = 0
     row_in = STEM_CH  # the table's input channels of the current row, at width 1
     for row in rows:
@@ -91,7 +81,7 @@ def lower(cfg: Mapping[str, Any]) -> IR:
             x = bneck(b, x, row, exp, make_divisible(row.c * w))
         row_in = row.c
     with b.scope("head"):
-        x = conv_bn(b, "conv", x, 6 * b.shape(x)[0], 1, act=HS)
+        x = b.conv_bn_act("conv", x, 6 * b.shape(x)[0], 1, act=HS, **BN)
         x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))
         x = b.act("act", b.linear("fc1", x, hidden if tf else make_divisible(hidden * w)), HS)
         x = b.dropout("dropout", x, 0.2)

@@ -17,14 +17,15 @@ torchvision's regnet_x_400mf, regnet_y_800mf and regnet_y_8gf differ from pycls'
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 from archlib.errors import ArchlibError
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
 
 QUANT = 8  # every block width is a multiple of 8
 STEM = 32

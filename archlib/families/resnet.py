@@ -11,13 +11,14 @@ against v1.5's 4.09, the paper's "3.8 x 10^9 FLOPs"). Parameters are the same.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution, width
-from archlib.registry import Family, register
-from archlib.scaling import make_divisible
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution, width
+from archlib.core.registry import Family, register
+from archlib.core.scaling import make_divisible
 
 STAGE_WIDTHS = (64, 128, 256, 512)  # the paper's Table 1: base channels of conv2_x .. conv5_x
 STEM_WIDTH = 64

@@ -18,12 +18,13 @@ unit's residual branch divides into g groups too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution, width
-from archlib.registry import Family, register
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution, width
+from archlib.core.registry import Family, register
 
 STEM_CH = 24
 REPEATS = (4, 8, 4)  # units per stage: one stride-2 unit, then stride-1 units

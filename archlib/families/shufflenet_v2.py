@@ -10,12 +10,13 @@ identity half. The paper defines only the four widths of Table 5, so `width` is 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution
-from archlib.registry import Family, register
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution
+from archlib.core.registry import Family, register
 
 
 @dataclass(frozen=True)

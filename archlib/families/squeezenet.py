@@ -10,13 +10,14 @@ v1.0 and v1.1 differ in the first conv and where the max-pools fall between the 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution
+from archlib.core.registry import Family, register
 from archlib.families.alexnet import conv_relu
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution
-from archlib.registry import Family, register
 
 N_FIRE = 8  # fire2 .. fire9
 

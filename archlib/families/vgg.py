@@ -6,13 +6,14 @@ adaptive average pool to 7x7; then Linear-ReLU-Dropout twice and the classifier.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution
+from archlib.core.registry import Family, register
 from archlib.families.alexnet import conv_relu
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution
-from archlib.registry import Family, register
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,15 @@ DeiT (Touvron et al. 2021) is the same network at other widths (its Table 1).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from archlib import attention as att
+from archlib.core import attention as att
+from archlib.core.ir import IR, IRBuilder
+from archlib.core.knobs import Knob, num_classes, resolution
+from archlib.core.registry import Family, register
 from archlib.errors import ArchlibError
-from archlib.ir import IR, IRBuilder
-from archlib.knobs import Knob, num_classes, resolution
-from archlib.registry import Family, register
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The Compare page's parts (the page itself is pages/compare.py)."""

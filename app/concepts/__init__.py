@@ -1,0 +1,1 @@
+"""The Concepts page's parts (the page itself is pages/concepts.py)."""

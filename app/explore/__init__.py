@@ -1,0 +1,1 @@
+"""The Explore page's parts (the page itself is pages/explore.py)."""

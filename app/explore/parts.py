@@ -1,0 +1,276 @@
+"""The sections of the Explore page (kept here so the page file stays a thin script)."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+import archlib
+from app.ui import cache, state, tables, widgets
+from archlib.core.analysis import LEVELS, Analysis, human
+from archlib.core.knobs import Knob
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PAGE = state.EXPLORE
+MAX_GRAPH_NODES = 2500  # `dot` takes over a second past ~2000 nodes: ask for a coarser level
+
+
+def _metric(box: Any, label: str, value: int, help: str, unit: str = "") -> None:
+    box.metric(label, human(value, unit), help=f"{value:,} {help}".strip(), border=True)
+
+
+def totals(a: Analysis) -> None:
+    """The headline numbers, human units with the exact values in the help."""
+    t = a.totals()
+    cols = st.columns(5)
+    _metric(cols[0], "Parameters", t["params"], f"trainable parameters; plus {t['buffers']:,} buffers (BN statistics)")
+    _metric(cols[1], "MACs", t["macs"], "multiply-accumulates of conv, linear and matmul ops, per sample")
+    _metric(cols[2], "FLOPs", t["flops"], "= 2 x MACs (what FlopCounterMode reports)")
+    _metric(cols[3], "Activations", t["activations"], "output elements of conv/linear/matmul ops (RegNet's definition)")
+    _metric(cols[4], "Elementwise", t["elementwise"], "elementwise ops: BN, activations, adds, pooling windows; "
+            "never mixed into MACs")
+
+
+def memory(a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
+    """Memory for a batch size, number format and optimizer: weights, inference and training."""
+    with st.container(border=True):
+        c = st.columns([1, 1, 1.1, 1.2, 1.2, 1.2], vertical_alignment="bottom")
+        batch = _pick("batch", P, c[0], label="Batch size")
+        dtype = _pick("dtype", P, c[1], label="Number format")
+        optimizer = _pick("optimizer", P, c[2], label="Optimizer")
+        m = a.memory(batch=batch, dtype=dtype, optimizer=optimizer)
+        _metric(c[3], "Weights", m["weights"], "bytes of parameters and buffers", "B")
+        _metric(c[4], "Inference", m["inference_total"],
+                f"bytes: weights + peak live activations ({m['inference_activations_peak']:,} B) at batch {batch}",
+                "B")
+        _metric(c[5], "Training step", m["training_total"],
+                f"bytes: weights, gradients, {optimizer} state and saved activations "
+                f"({m['training_saved_activations']:,} B) at batch {batch}", "B")
+    return {"batch": batch, "dtype": dtype, "optimizer": optimizer}
+
+
+def _pick(name: str, P: dict[str, Knob], box: Any, **kw: Any) -> Any:
+    return widgets.control(P[name], state.param_key(PAGE, name), container=box, **kw)
+
+
+def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
+    """The block graph, drawn server-side, with its controls and downloads."""
+    c = st.columns([2.6, 3.4, 1.1, 1, 1], vertical_alignment="bottom")
+    level = _pick("level", P, c[0], style="pills", label="Level")
+    color = _pick("color", P, c[1], style="pills", label="Colour by",
+                  format_func={"macs": "MACs", "params": "params", "activations": "acts",
+                               "elementwise": "elementwise"}.get)
+    rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction", format_func={"TB": "↓", "LR": "→"}.get)
+    chosen = {"level": level, "color": color, "rankdir": rankdir}
+    n_ops = len(cache.analysis(model, items).rows)
+    if level == "op" and n_ops > MAX_GRAPH_NODES:
+        st.info(f"This configuration has {n_ops:,} ops; the op-level graph is drawn up to "
+                f"{MAX_GRAPH_NODES:,}. Choose the unit, block or stage level.", icon=":material/info:")
+        return chosen
+    args = (model, items, level, color, rankdir)
+    stem = f"{model}_{level}"
+    c[3].download_button("SVG", lambda: cache.graph_svg(*args), file_name=f"{stem}.svg", mime="image/svg+xml",
+                         icon=":material/download:", on_click="ignore", key="dl_svg")
+    c[4].download_button("PNG", lambda: cache.graph_png(*args), file_name=f"{stem}.png", mime="image/png",
+                         icon=":material/download:", on_click="ignore", key="dl_png")
+    with st.spinner("Laying out the graph…"):
+        svg = cache.graph_svg(*args)
+    # a top-down chain is narrow: the stage table fits beside it; a left-right one takes the width
+    left, right = st.columns([2, 3]) if rankdir == "TB" else (st.container(), st.container())
+    w, h = svg_size(svg)
+    room = 380 if rankdir == "TB" else 900  # about the width the image gets, in px
+    height = int(min(760, h * min(1.0, room / max(w, 1)) + 40))
+    with left.container(height=height, border=True, horizontal_alignment="center"):
+        st.image(svg.decode(), width="content")
+    left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; "
+                 "darker = more of the chosen cost. Graph totals equal the table's at every level.")
+    with right:
+        st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
+        tables.show_stages(cache.analysis(model, items))
+    return chosen
+
+
+def svg_size(svg: bytes) -> tuple[float, float]:
+    """(width, height) in CSS px of a Graphviz SVG (its root says e.g. width="230pt")."""
+    head = svg[:600].decode(errors="ignore")
+    w, h = (re.search(rf'{k}="([\d.]+)pt"', head) for k in ("width", "height"))
+    return (float(w.group(1)) * 4 / 3 if w else 800.0, float(h.group(1)) * 4 / 3 if h else 760.0)
+
+
+def _filter(df: pd.DataFrame, q: str) -> pd.DataFrame:
+    import pandas as pd
+
+    terms = q.lower().split()
+    if not terms:
+        return df
+    text = (df["name"] + " " + df["op"]).str.lower()
+    keep = pd.Series(True, index=df.index)
+    for t in terms:
+        keep &= text.str.contains(t, regex=False)
+    return df[keep]
+
+
+def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
+    """The per-layer table: sortable (click a header), filterable, downloadable."""
+    df = cache.layer_table(model, items)
+    c = st.columns([4, 2], vertical_alignment="bottom")
+    q = _pick("q", P, c[0], label="Filter", placeholder="name or operator, e.g. s3 conv2d")
+    c[1].download_button(f"CSV of all {len(df):,} layers", lambda: cache.layer_csv(model, items),
+                         file_name=f"{model}_layers.csv", mime="text/csv", icon=":material/download:",
+                         on_click="ignore", key="dl_csv", width="stretch")
+    shown = _filter(df, q)
+    fmt = dict(format="localized")
+    st.dataframe(
+        shown, hide_index=True, height=560, key="layer_table",
+        column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "flops", "elementwise",
+                      "activations"],
+        column_config={
+            "name": st.column_config.TextColumn("name", pinned=True),
+            "params": st.column_config.NumberColumn("params", **fmt),
+            "macs": st.column_config.NumberColumn("MACs", **fmt),
+            "macs_share": st.column_config.ProgressColumn("share of MACs", format="percent", min_value=0,
+                                                          max_value=float(df["macs_share"].max() or 1)),
+            "flops": st.column_config.NumberColumn("FLOPs", **fmt),
+            "elementwise": st.column_config.NumberColumn("elementwise", **fmt),
+            "activations": st.column_config.NumberColumn("activations", **fmt),
+        })
+    sub = shown[["params", "macs", "activations"]].sum()
+    st.caption(f"{len(shown):,} of {len(df):,} layers shown · params {human(sub['params'])} · "
+               f"MACs {human(sub['macs'])} · activations {human(sub['activations'])}. Click a header to sort.")
+    return {"q": q}
+
+
+def snippets(model: str, knobs: dict[str, Any]) -> tuple[str, str]:
+    """(Python, CLI) that rebuild exactly this configuration: the model plus its non-default knobs."""
+    base = archlib.config(model)
+    changed = {k: state.clean(v) for k, v in knobs.items() if state.clean(v) != state.clean(base[k])}
+    args = "".join(f", {k}={v!r}" for k, v in changed.items())
+    py = (f"import archlib\n\n"
+          f"a = archlib.analyze({model!r}{args})   # the table and totals, no tensor allocated\n"
+          f"print(a.totals())\n"
+          f"m = archlib.build({model!r}{args})     # a torch.nn.Module named like the table's rows\n"
+          f"g = archlib.graph({model!r}{args}, level=\"block\")")
+    flags = "".join(f" --{k} {state.fmt(v)}" for k, v in changed.items())
+    cli = (f"python -m archlib summary {model}{flags}\n"
+           f"python -m archlib graph {model}{flags} --format svg -o {model}.svg")
+    return py, cli
+
+
+def code(model: str, knobs: dict[str, Any]) -> None:
+    py, cli = snippets(model, knobs)
+    st.markdown("**Python**")
+    st.code(py, language="python")
+    st.markdown("**Command line**")
+    st.code(cli, language="bash")
+
+
+def _extras(a: Analysis) -> dict[str, Counter]:
+    """Per module: fvcore's count minus MACs, by operator: the reason the two numbers differ."""
+    out: dict[str, Counter] = {}
+    for r in a.rows:
+        extra = r.cost.fvcore - r.cost.macs
+        if extra:
+            parts = r.name.split(".")
+            for n in range(len(parts) + 1):
+                out.setdefault(".".join(parts[:n]), Counter())[r.op] += extra
+    return out
+
+
+_WHY = {"bn2d": "BN 2/elem", "layernorm": "LayerNorm 5/elem", "adaptive_avgpool2d": "adaptive pool 1/input elem"}
+
+
+def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
+    """Count the built model with FlopCounterMode and fvcore; compare per module with archlib."""
+    from archlib.views.crosscheck import prefix_sums
+
+    st.markdown(
+        "Builds the real `torch.nn.Module` (module names = table names) and counts it with two independent "
+        "tools, as in the seed's fvcore demo. **FlopCounterMode** (torch, meta device) reports FLOPs = 2 × "
+        "MACs of conv, linear and matmul: its half must equal archlib's MACs exactly. **fvcore** "
+        "`FlopCountAnalysis` (a real batch-1 forward) counts one per MAC *plus* 2 per element of an eval-mode "
+        "BatchNorm, 5 per element of a LayerNorm and 1 per input element of an adaptive average pool, and "
+        "nothing for activations, adds or max pools; archlib's `fvcore` column follows that convention. "
+        "Attention computed by fused kernels has no fvcore handle, so fvcore comes out low there.")
+    macs, params = a.totals()["macs"], a.totals()["params"]
+    if macs > cache.CROSSCHECK_MAX_MACS or params > cache.CROSSCHECK_MAX_PARAMS:
+        st.warning(f"This configuration has {human(macs)} MACs and {human(params)} parameters; live cross-checks "
+                   f"run up to {human(cache.CROSSCHECK_MAX_MACS)} MACs and {human(cache.CROSSCHECK_MAX_PARAMS)} "
+                   "parameters here (fvcore needs a real model and forward pass).", icon=":material/block:")
+        return
+    key = (model, items)
+    if st.button("Run the cross-check", type="primary", icon=":material/play_arrow:", key="run_crosscheck"):
+        st.session_state[state.SS_CROSSCHECK] = key
+    if st.session_state.get(state.SS_CROSSCHECK) != key:
+        st.caption("Runs on demand: building and tracing take about a second for B0, a few for B7.")
+        return
+    try:
+        with st.spinner("Building the model and counting with FlopCounterMode and fvcore…"):
+            res = cache.crosscheck(model, items)
+    except archlib.ArchlibError as e:
+        st.error(widgets.md_escape(str(e)), icon=":material/error:")
+        return
+    ours_macs = prefix_sums({r.name: r.cost.macs for r in a.rows})
+    ours_fv = prefix_sums({r.name: r.cost.fvcore for r in a.rows})
+    extras = _extras(a)
+    fc, fv = res["flopcounter"], res["fvcore"]
+    _crosscheck_summary(ours_macs, ours_fv, fc, fv, extras)
+    depth = st.segmented_control("Modules down to", ["stage", "block", "unit", "op"], default="block",
+                                 required=True, key="crosscheck_depth")
+    rows = _crosscheck_rows(a, LEVELS[depth], ours_macs, ours_fv, fc, fv, extras)
+    st.dataframe(rows, hide_index=True, height=420, column_config={
+        c: st.column_config.NumberColumn(format="localized")
+        for c in ("archlib MACs", "FlopCounterMode MACs", "archlib (fvcore conv.)", "fvcore", "fvcore − MACs")})
+
+
+def _crosscheck_rows(a: Analysis, limit: int, ours_macs: dict, ours_fv: dict, fc: dict, fv: dict,
+                     extras: dict) -> list[dict[str, Any]]:
+    """One row per module above the depth `limit`, in execution order, with both comparisons."""
+    order = {"": -1}
+    for i, r in enumerate(a.rows):
+        parts = r.name.split(".")
+        for n in range(1, len(parts) + 1):
+            order.setdefault(".".join(parts[:n]), i)
+    names = sorted((k for k in set(ours_macs) | set(fc) | set(fv) if k == "" or k.count(".") < limit),
+                   key=lambda k: (order.get(k, len(a.rows)), k))
+    rows = []
+    for k in names:
+        if not (ours_macs.get(k) or fc.get(k) or fv.get(k)):
+            continue
+        why = ", ".join(f"{_WHY.get(op, op)}: {human(v)}" for op, v in extras.get(k, Counter()).items())
+        rows.append({"module": k or "(whole model)", "archlib MACs": ours_macs.get(k, 0),
+                     "FlopCounterMode MACs": fc.get(k, 0),
+                     "agree": "✓" if ours_macs.get(k, 0) == fc.get(k, 0) else "✗",
+                     "archlib (fvcore conv.)": ours_fv.get(k, 0), "fvcore": fv.get(k, 0),
+                     "agree ": "✓" if ours_fv.get(k, 0) == fv.get(k, 0) else "✗",
+                     "fvcore − MACs": fv.get(k, 0) - ours_macs.get(k, 0), "why they differ": why})
+    return rows
+
+
+def _crosscheck_summary(ours_macs: dict, ours_fv: dict, fc: dict, fv: dict, extras: dict) -> None:
+    mods = set(ours_macs) | set(fc)
+    bad_fc = sorted(k for k in mods if ours_macs.get(k, 0) != fc.get(k, 0) and (ours_macs.get(k) or fc.get(k)))
+    mods_fv = set(ours_fv) | set(fv)
+    bad_fv = sorted(k for k in mods_fv if ours_fv.get(k, 0) != fv.get(k, 0) and (ours_fv.get(k) or fv.get(k)))
+    c = st.columns(3)
+    c[0].metric("archlib MACs", human(ours_macs.get("", 0)), help=f"{ours_macs.get('', 0):,}", border=True)
+    c[1].metric("FlopCounterMode FLOPs / 2", human(fc.get("", 0)), help=f"{fc.get('', 0):,}",
+                delta=f"{fc.get('', 0) - ours_macs.get('', 0):+,}", delta_color="off", border=True)
+    c[2].metric("fvcore total", human(fv.get("", 0)), help=f"{fv.get('', 0):,}",
+                delta=f"{fv.get('', 0) - ours_macs.get('', 0):+,} vs MACs", delta_color="off", border=True)
+    if not bad_fc:
+        st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all {len(mods) - 1} "
+                   "modules it reports.", icon=":material/check_circle:")
+    else:
+        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. {', '.join(bad_fc[:5])}.")
+    why = ", ".join(f"{_WHY.get(op, op)} {human(v)}" for op, v in extras.get("", Counter()).items()) or "nothing"
+    if not bad_fv:
+        st.success(f"fvcore agrees with archlib's fvcore-convention count in every module; its total exceeds "
+                   f"the MACs by {why}.", icon=":material/check_circle:")
+    else:
+        st.warning(f"fvcore differs from archlib's fvcore convention in {len(bad_fv)} modules, e.g. "
+                   f"{', '.join(k or '(whole model)' for k in bad_fv[:5])}: attention or an operator fvcore has no "
+                   f"handle for. Beyond MACs it adds {why}.", icon=":material/info:")

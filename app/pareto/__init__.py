@@ -1,0 +1,1 @@
+"""The Pareto page's parts (the page itself is pages/pareto.py)."""

@@ -1,0 +1,1 @@
+"""The Performer page's parts (the page itself is pages/performer.py)."""

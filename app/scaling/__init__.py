@@ -1,0 +1,1 @@
+"""The Scaling page's parts (the page itself is pages/scaling.py)."""

@@ -1,0 +1,97 @@
+"""Cached wrappers around archlib: what a rerun with an unchanged configuration reuses.
+
+Analyses are cached as shared resources (frozen, never mutated, no pickling on a hit);
+tables, SVGs and cross-check results as data. Keys are (model, knob items) tuples.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+import archlib
+from archlib.core.analysis import Analysis, group_key
+from archlib.hardware.host import available_memory
+from archlib.views import blockgraph
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import pandas as pd
+
+Items = tuple[tuple[str, Any], ...]
+
+#: cross-checks past this many MACs are refused: fvcore needs a real forward pass here
+CROSSCHECK_MAX_MACS = 30_000_000_000
+CROSSCHECK_MAX_PARAMS = 400_000_000  # 1.6 GB of float32 weights, built for real
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def analysis(model: str, items: Items) -> Analysis:
+    """archlib.analyze for one configuration (raises ArchlibError for an impossible one)."""
+    return archlib.analyze(model, **dict(items))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def layer_table(model: str, items: Items) -> pd.DataFrame:
+    """One row per op: the per-layer table of the Explore page (and its CSV)."""
+    import pandas as pd  # lazily: the first page needs no pandas
+
+    a = analysis(model, items)
+    total = a.totals()["macs"] or 1
+    rows = []
+    for r in a.rows:
+        c = r.cost
+        rows.append({"name": r.name, "op": r.op, "stage": group_key(r.name, "stage"),
+                     "input": "x".join(map(str, r.in_shape)), "output": "x".join(map(str, r.out_shape)),
+                     "params": c.params, "macs": c.macs, "flops": c.flops, "elementwise": c.elementwise,
+                     "activations": c.activations, "activation_bytes": r.activation_bytes,
+                     "buffers": c.buffers, "fvcore": c.fvcore,
+                     "macs_share": c.macs / total})
+    return pd.DataFrame(rows)
+
+
+def layer_csv(model: str, items: Items) -> bytes:
+    return layer_table(model, items).drop(columns=["macs_share"]).to_csv(index=False).encode()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> str:
+    return blockgraph.to_dot(level_graph(model, items, level), color_by=color, rankdir=rankdir, top=top)
+
+
+def level_graph(model: str, items: Items, level: str) -> nx.DiGraph:
+    """The graph of this configuration at `level` (op, unit, block or stage)."""
+    from archlib.views.blockgraph import collapse, op_graph
+
+    g = op_graph(analysis(model, items))
+    return g if level == "op" else collapse(g, level)
+
+
+def node_max(model: str, items: Items, level: str, color: str) -> int:
+    """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
+    return max((d[color] for _, d in level_graph(model, items, level).nodes(data=True)), default=0)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> bytes:
+    """The graph laid out server-side by Graphviz `dot`."""
+    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir, top))
+
+
+def graph_png(model: str, items: Items, level: str, color: str, rankdir: str) -> bytes:
+    """PNG of the graph; called only when its download button is clicked."""
+    return blockgraph.to_png(graph_dot(model, items, level, color, rankdir))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def crosscheck(model: str, items: Items) -> dict[str, Any]:
+    """Build the model and count it with FlopCounterMode (meta) and fvcore (real batch of 1)."""
+    from archlib.core import registry
+    from archlib.views import crosscheck as cc
+
+    a = analysis(model, items)
+    registry.check_size(model, a.ir, for_build=True)
+    cc.check_fits(a, available=available_memory("cpu"))  # refused before anything is allocated
+    fc = cc.flopcounter_macs(a.ir)
+    fv_by_module, _ = cc.fvcore_counts(a.ir)
+    return {"flopcounter": fc, "fvcore": fv_by_module}

@@ -1,0 +1,185 @@
+"""Controls generated from knob schemas, the model select, and the shared page furniture.
+
+Widgets never get a `value=`: their value is seeded in session state first (from the URL
+on a session's first run, else the default), so a link and a click set state the same way.
+`persist_state="session"` keeps values across page switches.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import streamlit as st
+
+import archlib
+from app.ui import state
+from archlib.core.knobs import Knob
+from archlib.errors import ArchlibError
+
+SLIDER_MAX_STEPS = 2000  # wider ranges get a number input: a slider would be too coarse
+
+
+def _decimals(step: float | None) -> int:
+    if not step or float(step).is_integer():
+        return 0
+    return max(1, len(f"{step:g}".split(".")[-1]))
+
+
+def describe(spec: Knob | state.TextParam) -> str:
+    """Help text: the knob's own line, its allowed values and its default."""
+    if isinstance(spec, state.TextParam):
+        return spec.help
+    return f"{spec.help}. Allowed: {spec.describe_range()}; default {state.fmt(spec.default)}. URL key `{spec.name}`."
+
+
+def control(spec: Knob | state.TextParam, key: str, *, label: str | None = None, style: str = "auto",
+            container: Any = None, **kw: Any) -> Any:
+    """One widget for one schema entry: slider/number for ranges, select or pills for choices."""
+    box = container if container is not None else st
+    st.session_state.setdefault(key, spec.default)
+    label = label or spec.name
+    common = dict(key=key, help=describe(spec), persist_state="session", **kw)
+    if isinstance(spec, state.TextParam):
+        return box.text_input(label, max_chars=spec.max_len, **common).strip()
+    if spec.kind == "choice":
+        if style == "pills":
+            return box.segmented_control(label, spec.choices, required=True, **common)
+        common.setdefault("format_func", state.fmt)
+        return box.selectbox(label, spec.choices, index=0, **common)  # index ignored: the session holds the value
+    if spec.kind == "bool":
+        return box.toggle(label, **common)
+    is_int = spec.kind == "int"
+    lo, hi = (int(spec.lo), int(spec.hi)) if is_int else (float(spec.lo), float(spec.hi))
+    step = (int(spec.step or 1) if is_int else float(spec.step or (hi - lo) / 100))
+    fmt = None if is_int else f"%.{_decimals(step)}f"
+    if style == "number" or (hi - lo) / step > SLIDER_MAX_STEPS:
+        value = box.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, **common)
+    else:
+        value = box.slider(label, min_value=lo, max_value=hi, step=step, format=fmt, **common)
+    return state.clean(int(value) if is_int else float(value))
+
+
+def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") -> str:
+    """The model select of a slot; its options are whatever is registered now."""
+    box = container if container is not None else st
+    names = archlib.list_models()
+    key = state.model_key(slot)
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = state.default_model(names) if slot == 1 else state.default_other(
+            st.session_state.get(state.MODEL, state.default_model(names)), slot)
+    return box.selectbox(label, names, index=0, key=key, persist_state="session",
+                         help="Every registered model; its knobs appear below. URL key "
+                              f"`{'model' if slot == 1 else f'm{slot}'}`.")
+
+
+def knob_controls(model: str, slot: int = 1, *, container: Any = None) -> dict[str, Any]:
+    """A control for every knob of `model` (from its schema) and a reset button; the values."""
+    box = container if container is not None else st
+    knobs = archlib.get_model(model).knobs
+    values = {k.name: control(k, state.knob_key(model, k.name, slot), container=box) for k in knobs}
+    box.button("Reset to the defaults", key=f"reset.{slot}.{model}", on_click=_reset, args=(model, slot),
+               icon=":material/restart_alt:", width="stretch")
+    return values
+
+
+def _reset(model: str, slot: int) -> None:
+    for k in archlib.get_model(model).knobs:
+        st.session_state[state.knob_key(model, k.name, slot)] = k.default
+
+
+def params(page: str) -> dict[str, Knob | state.TextParam]:
+    return {p.name: p for p in state.page_params(page)}
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
+
+
+def md_escape(text: str) -> str:
+    """Text (possibly from a URL) made inert for st.markdown: every markup character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def show_url_messages() -> None:
+    """The messages about bad URL values, until the user dismisses them."""
+    messages = st.session_state.get(state.SS_MESSAGES) or []
+    if not messages:
+        return
+    for m in messages:
+        st.warning(md_escape(m), icon=":material/link_off:")
+    st.button("Dismiss", key="dismiss_url_messages", icon=":material/close:",
+              on_click=lambda: st.session_state.pop(state.SS_MESSAGES, None))
+
+
+def page_url(query: dict[str, str], path: str) -> str:
+    """The full link of this view: the browser's origin, the page path and the query."""
+    base = st.context.url or "http://localhost:8501/"
+    parts = urlsplit(base)
+    root = f"{parts.scheme}://{parts.netloc}"
+    return f"{root}/{path}" + ("?" + urlencode(query) if query else "")
+
+
+def publish(view: state.View, path: str, *, container: Any = None) -> str:
+    """Write the view to the URL (only when it changed) and show the link to copy."""
+    return publish_query(state.encode(view), path, container=container)
+
+
+def publish_query(query: dict[str, str], path: str, *, container: Any = None,
+                  help: str = "Opening it in any browser shows exactly this view.") -> str:
+    """Put `query` in the URL (only when it changed) and show the page's link with a copy button."""
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    url = page_url(query, path)
+    with container if container is not None else st.sidebar:
+        st.markdown("**Link to this view**", help=help + " Use the copy button at the right of the box.")
+        st.code(url, language=None, wrap_lines=True)
+    return url
+
+
+def changed(view: Mapping[str, Any], params: Mapping[str, Knob | state.TextParam]) -> dict[str, str]:
+    """The page parameters that differ from their defaults, as URL text."""
+    return {k: state.fmt(v) for k, v in view.items() if state.clean(v) != state.clean(params[k].default)}
+
+
+def knob_items(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Knob values as a hashable, ordered cache key."""
+    return tuple(sorted((k, state.clean(v)) for k, v in values.items()))
+
+
+def model_caption(model: str) -> str:
+    entry = archlib.get_model(model)
+    return f"{entry.family.name} · {entry.family.paper}"
+
+
+def seed_page_params(page: str, params: Mapping[str, Knob | state.TextParam], *,
+                     extra: Callable[[dict[str, str]], list[str]] | None = None,
+                     flag_unknown: bool = False) -> None:
+    """On a page's first run in a session: its URL values into session state (`page.<name>`).
+
+    Each value is parsed by its schema (never evaluated); a bad one gets a message naming it
+    and its range, and the default stays. `extra` reads further keys and returns its own
+    messages; `flag_unknown` names keys the page does not accept.
+    """
+    seeded = f"{page}._seeded"
+    if st.session_state.get(seeded):
+        return
+    st.session_state[seeded] = True
+    query = st.query_params.to_dict()
+    messages: list[str] = []
+    for name, spec in params.items():
+        if name in query:
+            try:
+                st.session_state[state.param_key(page, name)] = state.clean(spec.parse(query[name]))
+            except ArchlibError as e:
+                messages.append(f"{e} Using the default, {state.fmt(spec.default) or 'empty'}.")
+    if extra:
+        messages += extra(query)
+    if flag_unknown:
+        known = {*params, state.MODEL, *state.RESERVED}
+        accepted = ", ".join([state.MODEL, *params])
+        messages += [f"Unknown parameter {state.shown(k)} ignored: this page accepts {accepted}."
+                     for k in [k for k in query if k not in known][:10]]
+    if messages:
+        st.session_state[state.SS_MESSAGES] = (st.session_state.get(state.SS_MESSAGES) or []) + messages
+        st.rerun()

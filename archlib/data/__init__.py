@@ -1,0 +1,1 @@
+"""Published results (the bundled CSV with citations) and Pareto fronts."""

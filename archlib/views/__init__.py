@@ -1,0 +1,1 @@
+"""Views of an IR: the runnable torch module, the block graph, and the independent counters."""
