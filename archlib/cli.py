@@ -1,4 +1,4 @@
-"""Command line: `python -m archlib list|knobs|summary|graph ...`.
+"""Command line: `python -m archlib list|knobs|summary|graph|measure|calibrate|predict ...`.
 
 Knobs are given as `--NAME VALUE` (or `--NAME=VALUE`) after the model name and are
 validated by the model's knob schema. Bad input prints one line and exits 2.
@@ -10,10 +10,11 @@ import json
 import sys
 from collections.abc import Sequence
 
-from archlib import api
+from archlib import api, latency_cli
 from archlib.core import registry
 from archlib.core.analysis import Analysis, human
 from archlib.errors import ArchlibError
+from archlib.hardware.calibrate import DEFAULT_BUDGET_S
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +41,21 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument("model")
     me.add_argument("--kind", choices=("latency", "train_step", "energy"), default="latency")
     me.add_argument("--json", action="store_true")
+    ca = sub.add_parser("calibrate", help="fit this host's per-op latency model (micro-benchmarks within a budget; "
+                                          "resumable)")
+    ca.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    ca.add_argument("--threads", default="1", help="CPU threads (default 1; 0: torch's default)")
+    ca.add_argument("--dtype", default="float32", help="float32 (default), bfloat16, or float16 (cuda)")
+    ca.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    ca.add_argument("--budget-s", default=str(DEFAULT_BUDGET_S), help=f"seconds to spend measuring (default "
+                                                                      f"{DEFAULT_BUDGET_S:g}; a rerun resumes)")
+    ca.add_argument("--fresh", action="store_true", help="forget this host's samples for these settings first")
+    ca.add_argument("--json", action="store_true")
+    pr = sub.add_parser("predict", help="predicted latency on this host, per layer, without running the model (extra "
+                                        "--KNOB VALUE pairs; settings: device, threads, dtype, channels_last, batch)")
+    pr.add_argument("model")
+    pr.add_argument("--level", default="op", help="op (default), unit, block or stage")
+    pr.add_argument("--json", action="store_true")
     return p
 
 
@@ -119,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = _cmd_knobs(args)
         elif args.cmd == "measure":
             out = _cmd_measure(args, parse_knob_args(extra))
+        elif args.cmd == "calibrate":
+            out = latency_cli.cmd_calibrate(args, extra)
+        elif args.cmd == "predict":
+            out = latency_cli.cmd_predict(args, parse_knob_args(extra))
         elif args.cmd == "summary":
             a = api.analyze(args.model, **parse_knob_args(extra))
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
@@ -127,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArchlibError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.cmd != "calibrate":
+            raise
+        print("interrupted: the samples measured so far are kept; run calibrate again to resume.", file=sys.stderr)
+        return 130
     if out is not None:
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0

@@ -22,13 +22,23 @@ from archlib.errors import ArchlibError
 from archlib.hardware.host import HostLock, host_id, host_info
 
 ENV = "ARCHLIB_DB"
-KEY_SETTINGS = ("device", "batch", "threads", "dtype", "channels_last")
+KEY_SETTINGS = ("device", "batch", "threads", "dtype", "channels_last", "backend")
+#: key settings added after rows were stored: left out of a row's key at their default, so older rows keep matching
+LATER_DEFAULTS = {"backend": "eager"}
 KINDS = ("latency", "train_step", "energy")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS measurements (
     host_id TEXT NOT NULL, model TEXT NOT NULL, config TEXT NOT NULL, settings TEXT NOT NULL,
     kind TEXT NOT NULL, host TEXT NOT NULL, result TEXT NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (host_id, model, config, settings, kind))
+    PRIMARY KEY (host_id, model, config, settings, kind));
+CREATE TABLE IF NOT EXISTS calibration_samples (
+    host_id TEXT NOT NULL, settings TEXT NOT NULL, sample TEXT NOT NULL, class TEXT NOT NULL,
+    op TEXT NOT NULL, value REAL NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (host_id, settings, sample));
+CREATE TABLE IF NOT EXISTS latency_models (
+    host_id TEXT NOT NULL, settings TEXT NOT NULL, torch TEXT NOT NULL, host TEXT NOT NULL,
+    model TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (host_id, settings));
 """
 
 
@@ -43,6 +53,12 @@ def _canon(d: Mapping[str, Any]) -> str:
     return json.dumps(dict(d), sort_keys=True, separators=(",", ":"), default=str)
 
 
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """The stored key of a measurement's settings (KEY_SETTINGS; later ones only where not default)."""
+    key = {k: settings.get(k, LATER_DEFAULTS.get(k)) for k in KEY_SETTINGS}
+    return _canon({k: v for k, v in key.items() if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])})
+
+
 class Store:
     """The measurements database of this and other hosts."""
 
@@ -51,7 +67,7 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as con:
-                con.execute(_SCHEMA)
+                con.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise ArchlibError(f"the measurements database {str(self.path)!r} cannot be opened: {e}; "
                                f"set {ENV} to a writable file.") from None
@@ -69,8 +85,8 @@ class Store:
         if kind not in KINDS:
             raise ArchlibError(f"kind={kind!r} is not allowed: kind must be one of {', '.join(KINDS)}.")
 
-        row = (host_id(host), model, _canon(archlib.config(model, **knobs)),
-               _canon({k: settings[k] for k in KEY_SETTINGS}), kind, _canon(host), _canon(result), time.time())
+        row = (host_id(host), model, _canon(archlib.config(model, **knobs)), settings_key(settings), kind,
+               _canon(host), _canon(result), time.time())
         with self._connect() as con:
             con.execute("INSERT OR REPLACE INTO measurements VALUES (?,?,?,?,?,?,?,?)", row)
 
@@ -89,14 +105,14 @@ class Store:
         for r in out:
             for col in ("config", "settings", "host", "result"):
                 r[col] = json.loads(r[col])
+            r["settings"] = LATER_DEFAULTS | r["settings"]
         return out
 
     def get(self, host: Mapping[str, Any], model: str, knobs: Mapping[str, Any], settings: Mapping[str, Any],
             kind: str) -> dict[str, Any] | None:
         """The stored result of exactly this measurement on this host, or None."""
 
-        key = (host_id(host), model, _canon(archlib.config(model, **knobs)),
-               _canon({k: settings[k] for k in KEY_SETTINGS}), kind)
+        key = (host_id(host), model, _canon(archlib.config(model, **knobs)), settings_key(settings), kind)
         with self._connect() as con:
             got = con.execute("SELECT result FROM measurements WHERE host_id=? AND model=? AND config=? "
                               "AND settings=? AND kind=?", key).fetchone()
@@ -107,6 +123,48 @@ class Store:
         with self._connect() as con:
             got = con.execute("SELECT host_id, host, COUNT(*) FROM measurements GROUP BY host_id").fetchall()
         return [{"host_id": h, **json.loads(d), "measurements": n} for h, d, n in got]
+
+    # -- calibration: samples (resumable) and fitted latency models, keyed by host id and settings
+    def put_sample(self, host_id: str, settings: Mapping[str, Any], sample: str, cls: str, op: Mapping[str, Any],
+                   value: float) -> None:
+        """Keep one calibration measurement (µs of an op, or a peak) of `host_id` with `settings`."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO calibration_samples VALUES (?,?,?,?,?,?,?)",
+                        (host_id, _canon(settings), sample, cls, _canon(op), float(value), time.time()))
+
+    def samples(self, host_id: str, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The calibration measurements of exactly this host and settings (never another host's)."""
+        with self._connect() as con:
+            got = con.execute("SELECT host_id, sample, class, op, value FROM calibration_samples "
+                              "WHERE host_id=? AND settings=? ORDER BY created", (host_id, _canon(settings))).fetchall()
+        return [{"host_id": h, "sample": k, "class": c, "op": json.loads(o), "value": v} for h, k, c, o, v in got]
+
+    def delete_samples(self, host_id: str, settings: Mapping[str, Any]) -> int:
+        with self._connect() as con:
+            return con.execute("DELETE FROM calibration_samples WHERE host_id=? AND settings=?",
+                               (host_id, _canon(settings))).rowcount
+
+    def put_latency_model(self, model: Mapping[str, Any]) -> None:
+        """Keep a fitted latency model (its JSON form), replacing this host's for the same settings."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO latency_models VALUES (?,?,?,?,?,?)",
+                        (model["host_id"], _canon(model["settings"]), str(model["host"].get("torch", "")),
+                         _canon(model["host"]), _canon(model), time.time()))
+
+    def latency_model(self, host_id: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self._connect() as con:
+            got = con.execute("SELECT model FROM latency_models WHERE host_id=? AND settings=?",
+                              (host_id, _canon(settings))).fetchone()
+        return json.loads(got[0]) if got else None
+
+    def latency_models(self, *, host_id: str | None = None) -> list[dict[str, Any]]:
+        """Every stored latency model (or one host's): host id, settings, torch, host, created."""
+        sql = "SELECT host_id, settings, torch, host, created FROM latency_models"
+        with self._connect() as con:
+            got = con.execute(sql + (" WHERE host_id=?" if host_id else "") + " ORDER BY created DESC",
+                              (host_id,) if host_id else ()).fetchall()
+        return [{"host_id": h, "settings": json.loads(s), "torch": t, "host": json.loads(d), "created": c}
+                for h, s, t, d, c in got]
 
     def delete(self, *, host_id: str | None = None) -> int:
         """Forget the measurements of one host (or all); the number removed."""

@@ -1,0 +1,163 @@
+"""Micro-benchmarks for calibration: one op, the host's peaks, the framework's overhead.
+
+Every timing is torch.utils.benchmark's Timer (thread count set by it) in blocks of about
+`BLOCK_S`, the median of `BLOCKS` blocks after a warm-up (oneDNN builds its kernels on a
+shape's first call); on CUDA each block ends with a synchronize. Ops are built by the same
+leaf factories the model's modules are (archlib.views.torchmodel), so what is timed is
+what a model runs. torch is imported lazily.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from archlib.core.ir import IRBuilder, Op
+from archlib.errors import ArchlibError
+from archlib.hardware.latmodel import features
+
+BLOCK_S = 0.008
+BLOCKS = 5
+#: a micro-benchmark may plan to use this share of the available memory
+MEMORY_SHARE = 0.25
+#: harness probes: this many do-nothing ops in a row
+HARNESS_OPS = 40
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def time_call(fn: Callable[[], Any], cfg: Mapping[str, Any]) -> float:
+    """Median seconds of one call of `fn` (warm-up, then BLOCKS blocks of about BLOCK_S)."""
+    from torch.utils import benchmark
+
+    if cfg["device"] == "cuda":
+        import torch
+
+        inner = fn
+
+        def fn() -> None:
+            inner()
+            torch.cuda.synchronize()
+
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=cfg["threads"])
+    first = timer.timeit(1).median  # also the warm-up: kernels are chosen on the first call of a shape
+    first = min(first, timer.timeit(1).median)
+    number = max(1, int(BLOCK_S / max(first, 1e-7)))
+    return statistics.median(timer.timeit(number).median for _ in range(BLOCKS))
+
+
+def op_inputs(op: Op, batch: int, cfg: Mapping[str, Any]) -> list[Any]:
+    """Random inputs of `op`'s shapes, batched, on the device, in the settings' dtype and format."""
+    import torch
+
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    out = []
+    for shape in op.in_shapes:
+        x = torch.randn((batch, *shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
+        out.append(x.contiguous(memory_format=fmt) if x.dim() == 4 else x)
+    return out
+
+
+def op_module(op: Op, cfg: Mapping[str, Any]) -> Any:
+    """`op`'s leaf module as a built model has it (eval mode, device, dtype, memory format)."""
+    import torch
+
+    from archlib.views.torchmodel import leaf_factory
+
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    mod = leaf_factory(op.kind)(op.attrs).eval()
+    return mod.to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
+
+
+def fits_in_memory(op: Op, batch: int, cfg: Mapping[str, Any], available: int) -> bool:
+    f = features(op, batch, cfg["dtype"])
+    return 2 * (f["act_bytes"] + f["w_bytes"]) <= MEMORY_SHARE * available
+
+
+def time_op(op: Op, batch: int, cfg: Mapping[str, Any]) -> float:
+    """Median µs of one call of `op`'s leaf module on a batch of `batch`."""
+    mod, xs = op_module(op, cfg), op_inputs(op, batch, cfg)
+    return 1e6 * time_call(lambda: mod(*xs), cfg)
+
+
+# -- the host's peaks ---------------------------------------------------------------
+def peak_matmul(cfg: Mapping[str, Any]) -> float:
+    """FLOP/s of a square matrix product (n = 1024 on the CPU, 8192 on a GPU)."""
+    import torch
+
+    n = 8192 if cfg["device"] == "cuda" else 1024
+    a, b = (torch.randn(n, n, dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"]) for _ in range(2))
+    return 2 * n ** 3 / time_call(lambda: torch.matmul(a, b), cfg)
+
+
+def peak_conv(cfg: Mapping[str, Any]) -> float:
+    """FLOP/s of a dense 3x3 convolution, 256 -> 256 channels at 28 x 28 (x 32 on a GPU)."""
+    import torch
+
+    batch = 32 if cfg["device"] == "cuda" else 1
+    b = IRBuilder((256, 28, 28))
+    b.conv("conv", b.input, 256, 3)
+    op = b.finish().ops[-1]
+    mod, (x,) = op_module(op, cfg), op_inputs(op, batch, cfg)
+    with torch.inference_mode():
+        return features(op, batch)["flops"] / time_call(lambda: mod(x), cfg)
+
+
+def peak_bandwidth(cfg: Mapping[str, Any]) -> float:
+    """Bytes/s of a copy of 64 MiB (256 MiB on a GPU): twice the last-level cache, read + written."""
+    import torch
+
+    n = (2 ** 26 if cfg["device"] == "cuda" else 2 ** 24) * 4 // torch.empty((), dtype=_torch_dtype(cfg["dtype"])
+                                                                                ).element_size()
+    src = torch.randn(n, device=cfg["device"]).to(_torch_dtype(cfg["dtype"]))
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * src.element_size() / time_call(lambda: dst.copy_(src), cfg)
+
+
+PEAKS: dict[str, Callable[[Mapping[str, Any]], float]] = {
+    "matmul_flops": peak_matmul, "conv_flops": peak_conv, "bandwidth": peak_bandwidth}
+
+
+# -- the framework's overhead ----------------------------------------------------------
+def _dropouts(n: int, grouped: bool) -> Any:
+    from archlib.views.torchmodel import build_module
+
+    b = IRBuilder((16, 4, 4))
+    x = b.input
+    for i in range(n):
+        if grouped:
+            with b.scope(f"s{i}", "b1"):
+                x = b.dropout("d", x, 0.0)
+        else:
+            x = b.dropout(f"d{i}", x, 0.0)
+    return build_module(b.finish()).eval()
+
+
+def harness(cfg: Mapping[str, Any]) -> dict[str, float]:
+    """µs the built module adds to its ops: per forward (base), per op and per name group.
+
+    Measured on models of do-nothing ops (dropout at inference): a leaf called directly;
+    1 and HARNESS_OPS of them in a row; HARNESS_OPS each inside two name groups.
+    """
+    import torch
+
+    x = torch.randn(1, 16, 4, 4, device=cfg["device"])
+    leaf = torch.nn.Dropout(0.0).eval()
+    one, flat, grouped = _dropouts(1, False), _dropouts(HARNESS_OPS, False), _dropouts(HARNESS_OPS, True)
+    t = {k: 1e6 * time_call(lambda m=m: m(x), cfg) for k, m in
+         (("direct", leaf), ("one", one), ("flat", flat), ("grouped", grouped))}
+    per_op = max(0.0, (t["flat"] - t["one"]) / (HARNESS_OPS - 1) - t["direct"])
+    return {"base_us": max(0.0, t["one"] - t["direct"] - per_op), "per_op_us": per_op,
+            "per_group_us": max(0.0, (t["grouped"] - t["flat"]) / (2 * HARNESS_OPS))}
+
+
+def check_finite(name: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise ArchlibError(f"the calibration measured {name} = {value!r} on this host, which cannot be used; "
+                           "run calibrate again (is the machine overloaded?).")
+    return value
