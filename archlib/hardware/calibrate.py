@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archlib.errors import ArchlibError
-from archlib.hardware import calplan, measure, microbench
+from archlib.hardware import allocator, calplan, measure, microbench
 from archlib.hardware.host import HostLock, available_memory, host_id, host_info
 from archlib.hardware.latmodel import CLASSES, MAIN_FEATURE, ClassFit, LatencyModel, features, op_class
 
@@ -118,6 +118,7 @@ def _measure(plan: list[calplan.Sample], store: Any, hid: str, cfg: dict[str, An
         if on_progress:
             on_progress(Progress(count, len(plan), time.perf_counter() - started, budget_s, msg))
 
+    allocator.pin()  # the same allocator regime as every measurement (archlib.hardware.allocator)
     before = torch.get_num_threads()
     torch.set_num_threads(cfg["threads"])
     try:

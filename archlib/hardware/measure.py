@@ -2,7 +2,8 @@
 
 Latency uses torch.utils.benchmark (a timed warm-up, then `adaptive_autorange`: median and
 IQR over blocks of runs, thread count set by the Timer) under `torch.inference_mode`;
-on CUDA every run ends with a synchronize. Sizes are checked against the analytic memory
+on CUDA every run ends with a synchronize. glibc's malloc thresholds are pinned first
+(archlib.hardware.allocator), so a timing does not depend on what ran before it. Sizes are checked against the analytic memory
 of the configuration (Analysis.memory) and a MACs budget *before* anything is allocated,
 and every measurement is bounded in time. torch is imported lazily.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import archlib
 from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
-from archlib.hardware import backends
+from archlib.hardware import allocator, backends
 from archlib.hardware.host import available_memory, cuda_available, default_threads
 
 BACKENDS = ("eager", "compile")
@@ -177,6 +178,7 @@ def prepare(name: str, knobs: Mapping[str, Any], cfg: Mapping[str, Any], *, trai
     """Build the model and a random input batch on the device, as the settings say."""
     import torch
 
+    allocator.pin()  # a timing must not depend on what this process allocated before it
     model = archlib.build(name, **knobs)
     analysis = archlib.analyze(name, **knobs)
     x = torch.randn((cfg["batch"], *analysis.input_shape))
