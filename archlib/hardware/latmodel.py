@@ -187,6 +187,14 @@ class LatencyModel:
         return cls(dict(d["host"]), d["host_id"], dict(d["settings"]), classes, dict(d["harness"]),
                    dict(d["peaks"]), dict(d.get("info", {})))
 
+    def covering(self, cls: str | None) -> str | None:
+        """The fitted class that predicts ops of class `cls`: itself, else its sibling on the other
+        kernel path (a class the budget left with too few samples borrows its sibling's fit)."""
+        if cls is None or cls in self.classes:
+            return cls
+        sibling = cls[:-len("_gemm")] if cls.endswith("_gemm") else f"{cls}_gemm"
+        return sibling if sibling in self.classes else None
+
     def fallback_overhead_us(self) -> float:
         """The median per-call overhead of the elementwise classes (for kinds no class covers)."""
         vals = [c.overhead_us() for k, c in self.classes.items() if CLASSES.get(k) == ELEMENTWISE_FEATURES]
@@ -225,7 +233,7 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
     where = {k: model.settings[k] for k in ("threads", "device", "dtype")}
     for op, row in zip(a.ir.ops, a.rows):
         t = op_traffic(op, row, batch=batch, dtype=dtype)
-        cls = op_class(op, batch=batch, **where)
+        cls = model.covering(op_class(op, batch=batch, **where))
         fit = model.classes.get(cls) if cls else None
         if fit is not None:
             us, own = fit.us(features(op, batch, dtype)), fit.overhead_us()
