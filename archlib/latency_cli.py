@@ -54,7 +54,7 @@ def format_model(m: LatencyModel) -> str:
     """A fitted model in words: its host, settings, peaks and each class's fit."""
     i, p = m.info, m.peaks
     state = ("the plan is complete" if i.get("complete") else
-             f"{i.get('samples')} of {i.get('planned')} planned samples: run calibrate again to measure the rest")
+             f"{i.get('plan_done')} of the plan's {i.get('planned')} samples: run calibrate again to measure the rest")
     lines = [f"latency model of {m.host.get('cpu')} · torch {m.host.get('torch')} · {calibrate.describe(m.settings)} "
              f"(host {m.host_id})",
              f"{i.get('samples')} samples in {i.get('wall_s')} s (budget {i.get('budget_s'):g} s); {state}.",

@@ -183,3 +183,18 @@ def _op(cls: str, c: int):
     else:
         b.conv("c", b.input, c, 1 if cls.startswith("conv_1x1") else 3)
     return b.finish().ops[-1]
+
+
+def test_looking_the_host_up_needs_no_torch_and_gives_the_same_id():
+    import subprocess
+    import sys
+
+    from archlib.hardware import host
+
+    assert host.host_id(host.identity("cpu")) == host.host_id(host.host_info("cpu"))
+    code = ("import sys; from archlib.hardware import calibrate, store; import tempfile, os; "
+            "s = store.Store(os.path.join(tempfile.mkdtemp(), 'x.sqlite'))\n"
+            "try:\n    calibrate.load(s, threads=1)\nexcept calibrate.NotCalibrated:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 import archlib
+from app.hardware import model as hwmodel
 from app.ui import cache, state, tables, widgets
 from archlib.core.analysis import LEVELS, Analysis, human
 from archlib.core.knobs import Knob
@@ -23,10 +25,13 @@ def _metric(box: Any, label: str, value: int, help: str, unit: str = "") -> None
     box.metric(label, human(value, unit), help=f"{value:,} {help}".strip(), border=True)
 
 
-def totals(a: Analysis) -> None:
-    """The headline numbers, human units with the exact values in the help."""
+def totals(a: Analysis, *, latency: Callable[[Any], None] | None = None) -> None:
+    """The headline numbers, human units with the exact values in the help; `latency` fills a sixth
+    box (this host's predicted latency, app.hardware.model)."""
     t = a.totals()
-    cols = st.columns(5)
+    cols = st.columns(6 if latency else 5)
+    if latency:
+        latency(cols[5])
     _metric(cols[0], "Parameters", t["params"], f"trainable parameters; plus {t['buffers']:,} buffers (BN statistics)")
     _metric(cols[1], "MACs", t["macs"], "multiply-accumulates of conv, linear and matmul ops, per sample")
     _metric(cols[2], "FLOPs", t["flops"], "= 2 x MACs (what FlopCounterMode reports)")
@@ -63,15 +68,20 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     level = _pick("level", P, c[0], style="pills", label="Level")
     color = _pick("color", P, c[1], style="pills", label="Colour by",
                   format_func={"macs": "MACs", "params": "params", "activations": "acts",
-                               "elementwise": "elementwise"}.get)
+                               "elementwise": "elementwise", "predicted_ms": "pred. ms"}.get)
     rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction", format_func={"TB": "↓", "LR": "→"}.get)
     chosen = {"level": level, "color": color, "rankdir": rankdir}
+    predicted = hwmodel.per_op(model, items) if color == "predicted_ms" else None
+    if color == "predicted_ms" and predicted is None:
+        st.info("Colouring by predicted latency needs this host's latency model: calibrate it (below the totals "
+                "or on the Hardware page). Coloured by MACs meanwhile.", icon=":material/speed:")
+        color = "macs"
     n_ops = len(cache.analysis(model, items).rows)
     if level == "op" and n_ops > MAX_GRAPH_NODES:
         st.info(f"This configuration has {n_ops:,} ops; the op-level graph is drawn up to "
                 f"{MAX_GRAPH_NODES:,}. Choose the unit, block or stage level.", icon=":material/info:")
         return chosen
-    args = (model, items, level, color, rankdir)
+    args = (model, items, level, color, rankdir, None, predicted)
     stem = f"{model}_{level}"
     c[3].download_button("SVG", lambda: cache.graph_svg(*args), file_name=f"{stem}.svg", mime="image/svg+xml",
                          icon=":material/download:", on_click="ignore", key="dl_svg")
@@ -86,8 +96,9 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     height = int(min(760, h * min(1.0, room / max(w, 1)) + 40))
     with left.container(height=height, border=True, horizontal_alignment="center"):
         st.image(svg.decode(), width="content")
-    left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; "
-                 "darker = more of the chosen cost. Graph totals equal the table's at every level.")
+    left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters"
+                 + (", predicted ms on this host" if predicted else "")
+                 + "; darker = more of the chosen cost. Graph totals equal the table's at every level.")
     with right:
         st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
         tables.show_stages(cache.analysis(model, items))
@@ -116,7 +127,7 @@ def _filter(df: pd.DataFrame, q: str) -> pd.DataFrame:
 
 def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
     """The per-layer table: sortable (click a header), filterable, downloadable."""
-    df = cache.layer_table(model, items)
+    df = hwmodel.with_predicted(cache.layer_table(model, items), model, items)
     c = st.columns([4, 2], vertical_alignment="bottom")
     q = _pick("q", P, c[0], label="Filter", placeholder="name or operator, e.g. s3 conv2d")
     c[1].download_button(f"CSV of all {len(df):,} layers", lambda: cache.layer_csv(model, items),
@@ -126,8 +137,8 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
     fmt = dict(format="localized")
     st.dataframe(
         shown, hide_index=True, height=560, key="layer_table",
-        column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "flops", "elementwise",
-                      "activations"],
+        column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "predicted_ms", "flops",
+                      "elementwise", "activations"],
         column_config={
             "name": st.column_config.TextColumn("name", pinned=True),
             "params": st.column_config.NumberColumn("params", **fmt),
@@ -137,6 +148,8 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
             "flops": st.column_config.NumberColumn("FLOPs", **fmt),
             "elementwise": st.column_config.NumberColumn("elementwise", **fmt),
             "activations": st.column_config.NumberColumn("activations", **fmt),
+            "predicted_ms": st.column_config.NumberColumn("predicted ms", format="%.4f",
+                                                          help="this host's latency model, per layer (batch 1)"),
         })
     sub = shown[["params", "macs", "activations"]].sum()
     st.caption(f"{len(shown):,} of {len(df):,} layers shown · params {human(sub['params'])} · "

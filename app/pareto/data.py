@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -28,7 +28,10 @@ AXES: dict[str, tuple[str, str]] = {
     "activations": ("activations_M", "Activations (millions of conv/linear outputs, log)"),
     "latency": ("latency_ms", "Published latency (ms, log) on the chosen device"),
     "measured": ("measured_ms", "Latency measured on this host (ms, log)"),
+    "predicted": ("predicted_ms", "Latency predicted for this host (ms, log; calibrated model, nothing run)"),
 }
+#: (model, knobs) -> predicted ms on this host, or None (app.hardware.model.predictor)
+Predictor = Callable[[str, Mapping[str, Any]], "float | None"]
 FRONTS = ("both", "source", "overall", "none")
 RESULTS = results.load()
 FAMILIES = tuple(results.families(RESULTS))
@@ -85,8 +88,9 @@ def _analytic_cached(model: str, knobs_text: str) -> tuple[tuple[str, float], ..
     return (("macs_M", t["macs"] / 1e6), ("params_M", t["params"] / 1e6), ("activations_M", t["activations"] / 1e6))
 
 
-def published(device: str, measured: Mapping[str, float]) -> pd.DataFrame:
-    """One row per published result, with every cost axis filled where known."""
+def published(device: str, measured: Mapping[str, float], predicted: Predictor | None = None) -> pd.DataFrame:
+    """One row per published result, with every cost axis filled where known (predicted latency for
+    every row archlib can build, when this host is calibrated)."""
     disagree = results.disagreements(RESULTS)
     rows = []
     for r in RESULTS:
@@ -101,6 +105,7 @@ def published(device: str, measured: Mapping[str, float]) -> pd.DataFrame:
         lat = dict(r.latencies())
         d.update(id=f"r{r.row}", label=f"{r.model}", config_key=key, activations_source=act_src,
                  latency_ms=lat.get(device), measured_ms=measured.get(key) if key else None,
+                 predicted_ms=predicted(r.archlib_model, r.knobs) if predicted and r.archlib_model else None,
                  disagreement=disagree.get(r.row, ""), what="published")
         rows.append(d)
     return pd.DataFrame(rows)
@@ -138,7 +143,7 @@ def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
 
 
 def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFrame,
-                measured: Mapping[str, float]) -> pd.DataFrame:
+                measured: Mapping[str, float], predicted: Predictor | None = None) -> pd.DataFrame:
     """The user's configurations: analytic costs, measured latency, and the published rows that
     are exactly this configuration (then it *is* those points; else `custom`, no accuracy)."""
     rows = []
@@ -147,6 +152,7 @@ def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFr
         same = pub.index[pub["config_key"] == key].tolist()
         rows.append({"id": f"u{i}", "model": model, "knobs": results.format_knobs(knobs), "config_key": key,
                      **_analytic(model, knobs), "measured_ms": measured.get(key),
+                     "predicted_ms": predicted(model, knobs) if predicted else None,
                      "published_rows": same, "custom": not same})
     return pd.DataFrame(rows)
 

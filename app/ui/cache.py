@@ -54,16 +54,21 @@ def layer_csv(model: str, items: Items) -> bytes:
     return layer_table(model, items).drop(columns=["macs_share"]).to_csv(index=False).encode()
 
 
+#: per-op predicted ms as a hashable cache key ((name, ms), ...), or None (app.hardware.model)
+Predicted = tuple[tuple[str, float], ...] | None
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> str:
-    return blockgraph.to_dot(level_graph(model, items, level), color_by=color, rankdir=rankdir, top=top)
+def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
+              predicted: Predicted = None) -> str:
+    return blockgraph.to_dot(level_graph(model, items, level, predicted), color_by=color, rankdir=rankdir, top=top)
 
 
-def level_graph(model: str, items: Items, level: str) -> nx.DiGraph:
-    """The graph of this configuration at `level` (op, unit, block or stage)."""
+def level_graph(model: str, items: Items, level: str, predicted: Predicted = None) -> nx.DiGraph:
+    """The graph of this configuration at `level` (op, unit, block or stage), with predicted ms if given."""
     from archlib.views.blockgraph import collapse, op_graph
 
-    g = op_graph(analysis(model, items))
+    g = op_graph(analysis(model, items), predicted_ms=dict(predicted) if predicted is not None else None)
     return g if level == "op" else collapse(g, level)
 
 
@@ -73,14 +78,16 @@ def node_max(model: str, items: Items, level: str, color: str) -> int:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> bytes:
+def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
+              predicted: Predicted = None) -> bytes:
     """The graph laid out server-side by Graphviz `dot`."""
-    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir, top))
+    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir, top, predicted))
 
 
-def graph_png(model: str, items: Items, level: str, color: str, rankdir: str) -> bytes:
+def graph_png(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
+              predicted: Predicted = None) -> bytes:
     """PNG of the graph; called only when its download button is clicked."""
-    return blockgraph.to_png(graph_dot(model, items, level, color, rankdir))
+    return blockgraph.to_png(graph_dot(model, items, level, color, rankdir, top, predicted))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

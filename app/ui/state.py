@@ -110,7 +110,7 @@ def parse_ms(text: str, *, name: str = "budget") -> float:
 
 def parse_budget(text: str, metric: str = "macs") -> float:
     """A budget in the metric's unit: MACs or parameters (400M, 1.5G), or latency in ms (25ms)."""
-    return parse_ms(text) if metric == "latency" else parse_amount(text)
+    return parse_ms(text) if metric in ("latency", "predicted") else parse_amount(text)
 
 
 def _check_budget(text: str) -> None:
@@ -130,11 +130,13 @@ def _choice(name: str, default: Any, choices: Iterable[Any], help: str) -> Knob:
 
 VIEWS = ("graph", "layers", "breakdown", "code", "crosscheck")
 METRICS = ("macs", "params", "activations", "elementwise")
+#: what can colour the graph: the counts, and this host's predicted latency (app.hardware.model)
+COLORS = (*METRICS, "predicted_ms")
 
 EXPLORE_PARAMS: tuple[Knob | TextParam, ...] = (
     _choice("view", "graph", VIEWS, "the tab shown"),
     _choice("level", "block", ("stage", "block", "unit", "op"), "graph granularity"),
-    _choice("color", "macs", METRICS, "what colours the graph's nodes"),
+    _choice("color", "macs", COLORS, "what colours the graph's nodes"),
     _choice("rankdir", "TB", ("TB", "LR"), "graph direction: top-bottom or left-right"),
     Knob("batch", "int", 1, "batch size for the memory estimate", lo=1, hi=4096, step=1),
     _choice("dtype", "float32", tuple(DTYPE_BYTES), "number format for the memory estimate"),
@@ -203,7 +205,8 @@ def scaling_params() -> tuple[Knob | TextParam, ...]:
     reg = regnet_model()
     if reg:
         out += [k for k in archlib.get_model(reg).knobs if k.name not in ("resolution", "num_classes")]
-    out += [_choice("budget_metric", "macs", ("macs", "params", "latency"), "what the budget limits"),
+    out += [_choice("budget_metric", "macs", ("macs", "params", "predicted", "latency"),
+                    "what the budget limits (predicted: this host's latency model; latency: measured)"),
             TextParam("budget", "1G", "the budget: a count such as 400M or 1.5G, or a latency such as 25ms",
                       max_len=30, check=_check_budget)]
     return tuple(out)

@@ -20,7 +20,7 @@ from typing import Any
 
 from archlib.errors import ArchlibError
 from archlib.hardware import allocator, calplan, measure, microbench
-from archlib.hardware.host import HostLock, available_memory, host_id, host_info
+from archlib.hardware.host import HostLock, available_memory, host_id, host_info, identity
 from archlib.hardware.latmodel import CLASSES, MAIN_FEATURE, ClassFit, LatencyModel, features, op_class
 
 #: the settings a latency model is fitted for (batch is a feature, not a key)
@@ -99,7 +99,7 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     samples = store.samples(hid, cfg)
     done = {s["sample"] for s in samples}
     info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(plan),
-            "complete": all(s.key in done for s in plan), "wall_s": round(time.perf_counter() - started, 2),
+            "plan_done": sum(s.key in done for s in plan), "complete": all(s.key in done for s in plan), "wall_s": round(time.perf_counter() - started, 2),
             "budget_s": budget_s, "created": time.time(), "plan_version": calplan.PLAN_VERSION}
     model = fit(samples, host=host, host_id=hid, settings=cfg, info=info)
     store.put_latency_model(model.to_json())
@@ -224,7 +224,8 @@ def fit(samples: list[Mapping[str, Any]], *, host: dict[str, Any], host_id: str,
 def load(store: Any, **given: Any) -> LatencyModel:
     """This host's stored model for these settings; NotCalibrated (saying how to calibrate) if none."""
     cfg = model_settings(**given)
-    host, hid = this_host(cfg)
+    host = identity(cfg["device"])  # no torch import on the CPU: a prediction stays instant
+    hid = host_id(host)
     got = store.latency_model(hid, cfg)
     if got is None:
         raise NotCalibrated(f"no latency model for this host ({host['cpu']}, torch {host['torch']}) with "

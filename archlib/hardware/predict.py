@@ -43,7 +43,7 @@ class Prediction:
             "macs": a.totals()["macs"] * self.batch, "flops": tot["flops"], "ops": tot["ops"], "bytes": tot["bytes"],
             "intensity": tot["intensity"], "bound": bound(tot["intensity"], m.peak_ops, m.bandwidth),
             "peaks": {"ops_per_s": m.peak_ops, "bytes_per_s": m.bandwidth},
-            "calibration": {k: m.info.get(k) for k in ("created", "samples", "planned", "complete")},
+            "calibration": {k: m.info.get(k) for k in ("created", "samples", "plan_done", "planned", "complete")},
             "conventions": "latency_ms = sum(layers.predicted_ms) + framework_ms; bytes = (inputs + outputs) x batch "
                            "+ weights, x dtype bytes; intensity = (2 x MACs + elementwise) / bytes; bound by the "
                            "roofline of this host's measured peaks (overhead: a view that moves nothing)",

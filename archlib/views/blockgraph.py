@@ -6,6 +6,7 @@ graph's totals equal the table's at every level.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
@@ -14,20 +15,26 @@ from archlib.core.analysis import COUNTS, Analysis, _depth, group_key, human
 from archlib.core.ir import INPUT
 from archlib.errors import ArchlibError
 
-COLOR_BY = ("macs", "params", "activations", "elementwise")
+COLOR_BY = ("macs", "params", "activations", "elementwise", "predicted_ms")
+#: per-node values given from outside the analysis (a latency prediction), summed like the counts
+EXTRA = ("predicted_ms",)
 # light-to-dark sequential palette (ColorBrewer YlOrRd, 9 classes)
 _PALETTE = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
 
 
-def op_graph(a: Analysis) -> nx.DiGraph:
-    """One node per op (plus `input`), an edge per data dependency."""
+def op_graph(a: Analysis, *, predicted_ms: Mapping[str, float] | None = None) -> nx.DiGraph:
+    """One node per op (plus `input`), an edge per data dependency. With `predicted_ms` (op name ->
+    ms, e.g. archlib.hardware.predict's per-layer times) every node also carries `predicted_ms`."""
     g = nx.DiGraph(model=a.model)
-    g.add_node(INPUT, kind="input", out_shape=a.input_shape, ops=0, **dict.fromkeys(COUNTS, 0))
+    extra = {"predicted_ms": 0.0} if predicted_ms is not None else {}
+    g.add_node(INPUT, kind="input", out_shape=a.input_shape, ops=0, **dict.fromkeys(COUNTS, 0), **extra)
     for row, op in zip(a.rows, a.ir.ops):
         c = row.cost
+        if predicted_ms is not None:
+            extra = {"predicted_ms": float(predicted_ms.get(op.name, 0.0))}
         g.add_node(op.name, kind=op.kind, in_shape=row.in_shape, out_shape=row.out_shape, ops=1,
                    params=c.params, buffers=c.buffers, macs=c.macs, flops=c.flops,
-                   elementwise=c.elementwise, activations=c.activations, fvcore=c.fvcore)
+                   elementwise=c.elementwise, activations=c.activations, fvcore=c.fvcore, **extra)
         for src in op.inputs:
             g.add_edge(src, op.name, shape=g.nodes[src]["out_shape"])
     return g
@@ -39,14 +46,15 @@ def collapse(g: nx.DiGraph, level: str | int) -> nx.DiGraph:
     out = nx.DiGraph(model=g.graph.get("model"), level=level)
     for n, d in g.nodes(data=True):
         key = n if n == INPUT else group_key(n, level)
+        extra = [k for k in EXTRA if k in d]
         if key not in out:
             out.add_node(key, kind=d["kind"], kinds=set(), in_shape=d.get("in_shape"), ops=0,
-                         **dict.fromkeys(COUNTS, 0))
+                         **dict.fromkeys(COUNTS, 0), **dict.fromkeys(extra, 0.0))
         node = out.nodes[key]
         node["kinds"].add(d["kind"])
         node["out_shape"] = d["out_shape"]  # ops are in order: the last one's output
         node["ops"] += d["ops"]
-        for k in COUNTS:
+        for k in (*COUNTS, *extra):
             node[k] += d[k]
     for n in out.nodes:
         kinds = out.nodes[n].pop("kinds")
@@ -72,11 +80,14 @@ def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: i
     """
     if color_by not in COLOR_BY:
         raise ArchlibError(f"color_by={color_by!r} is not allowed: color_by must be one of {', '.join(COLOR_BY)}.")
+    if color_by in EXTRA and not all(color_by in d for _, d in g.nodes(data=True)):
+        raise ArchlibError(f"color_by={color_by!r} needs the graph built with its values (op_graph(..., "
+                           f"{color_by}=...)): calibrate this host for predicted latency.")
     if rankdir not in ("TB", "LR"):
         raise ArchlibError(f"rankdir={rankdir!r} is not allowed: rankdir must be TB or LR.")
     if top is None:
         top = max((d[color_by] for _, d in g.nodes(data=True)), default=0)
-    top = max(top, 1)
+    top = top if top > 0 else 1  # ms are fractions: only an all-zero graph needs a stand-in scale
     ids = {n: f"n{i}" for i, n in enumerate(g.nodes)}
     lines = [
         "digraph G {",
@@ -105,12 +116,15 @@ def _label(n: str, d: dict) -> str:
     rows = [head, f"{html.escape(kind)} &rarr; {_shape(d['out_shape'])}"]
     if n != INPUT:
         rows.append(f"MACs {human(d['macs'])} · params {human(d['params'])}")
+        if "predicted_ms" in d:
+            rows.append(f"predicted {d['predicted_ms']:.3g} ms")
     return "<br/>".join(rows)
 
 
 def _tooltip(n: str, d: dict) -> str:
+    ms = f", predicted {d['predicted_ms']:.4f} ms" if "predicted_ms" in d else ""
     return (f"{n}: {d['kind']}, out {_shape(d['out_shape'])}, MACs {d['macs']:,}, params {d['params']:,}, "
-            f"activations {d['activations']:,}, elementwise {d['elementwise']:,}")
+            f"activations {d['activations']:,}, elementwise {d['elementwise']:,}{ms}")
 
 
 def to_svg(dot: str) -> bytes:
