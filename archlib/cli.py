@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("model")
     gr.add_argument("--format", choices=("dot", "svg"), default="dot")
     gr.add_argument("--level", default="block", help="op, unit, block (default) or stage")
-    gr.add_argument("--color-by", default="macs", help="macs, params, activations or elementwise")
+    gr.add_argument("--color-by", default="macs", help="macs, params, activations, elementwise or predicted_ms "
+                                                       "(this host's latency model, 1 thread)")
     gr.add_argument("-o", "--output", help="write to this file instead of standard output")
     me = sub.add_parser("measure", help="time it on this host and store the result (extra --KNOB/--SETTING VALUE "
                                         "pairs: settings are device, batch, threads, dtype, channels_last, "
@@ -158,9 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
-    from archlib.views.blockgraph import to_dot, to_svg
+    from archlib.views.blockgraph import collapse, op_graph, to_dot, to_svg
 
-    dot = to_dot(api.graph(args.model, level=args.level, **knobs), color_by=args.color_by)
+    if args.color_by == "predicted_ms":  # this host's latency model (threads 1), per op
+        from archlib.hardware import predict
+
+        a = api.analyze(args.model, **knobs)
+        g = op_graph(a, predicted_ms=predict.predict(a, threads=1).by_name)
+        g = g if args.level == "op" else collapse(g, args.level)
+    else:
+        g = api.graph(args.model, level=args.level, **knobs)
+    dot = to_dot(g, color_by=args.color_by)
     if args.format == "dot":
         data = dot.encode()
     else:

@@ -162,3 +162,23 @@ def test_a_class_without_a_fit_borrows_its_sibling_on_the_other_kernel_path(mode
     p = predict.predict_analysis(Analysis.of("small", {}, b.finish()), thin)
     assert p.layers[0].op_class == "conv_dense"
     assert predict.predict_analysis(Analysis.of("small", {}, b.finish()), model).layers[0].op_class == "conv_dense_gemm"
+
+
+def test_the_graph_carries_and_colours_by_predicted_ms(model, tmp_path, monkeypatch, capsys):
+    from archlib.views import blockgraph
+
+    a = archlib.analyze("mobilenet_v2", resolution=96)
+    p = predict.predict_analysis(a, model)
+    g = blockgraph.op_graph(a, predicted_ms=p.by_name)
+    for level in ("op", "unit", "block", "stage"):
+        c = g if level == "op" else blockgraph.collapse(g, level)
+        total = sum(d["predicted_ms"] for _, d in c.nodes(data=True))
+        assert total == pytest.approx(p.latency_ms - p.framework_ms, rel=1e-12)
+    dot = blockgraph.to_dot(blockgraph.collapse(g, "stage"), color_by="predicted_ms")
+    assert "predicted" in dot and "#800026" in dot  # the slowest stage takes the darkest shade
+    with pytest.raises(ArchlibError, match="predicted_ms"):
+        blockgraph.to_dot(blockgraph.op_graph(a), color_by="predicted_ms")
+    monkeypatch.setenv(store.ENV, str(tmp_path / "g.sqlite"))
+    assert main(["graph", "lenet", "--color-by", "predicted_ms"]) == 2  # not calibrated: one line, exit 2
+    store.Store().put_latency_model(model.to_json())
+    assert main(["graph", "lenet", "--color-by", "predicted_ms"]) == 0 and "predicted" in capsys.readouterr().out
