@@ -12,6 +12,7 @@ timing disturbed by another process), and a k-fold cross-validation error per cl
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -19,9 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from archlib.errors import ArchlibError
-from archlib.hardware import allocator, calplan, measure, microbench
+from archlib.hardware import allocator, calnets, calplan, measure, microbench
 from archlib.hardware.host import HostLock, available_memory, host_id, host_info, identity
-from archlib.hardware.latmodel import CLASSES, MAIN_FEATURE, ClassFit, LatencyModel, features, op_class
+from archlib.hardware.latmodel import (
+    CLASSES,
+    GROUPS,
+    MAIN_FEATURE,
+    ClassFit,
+    LatencyModel,
+    class_group,
+    features,
+    op_class,
+    predict_layers,
+)
 
 #: the settings a latency model is fitted for (batch is a feature, not a key)
 MODEL_SETTINGS = ("device", "threads", "dtype", "backend", "channels_last")
@@ -30,6 +41,12 @@ BUDGET_RANGE = (2.0, 3600.0)
 #: a sample whose relative residual exceeds this (after a first fit) is dropped as disturbed
 OUTLIER = 0.6
 FOLDS = 5
+#: calibration networks in the plan (archlib.hardware.calnets), one after every NET_EVERY ops
+NETS, NET_EVERY = 40, 14
+#: a calibration network does at most this many MACs (a few milliseconds a pass)
+NET_MAX_MACS = 4e8
+#: in-place factors outside this range are not believed (a disturbed run): they are clamped
+IN_SITU_RANGE = (0.5, 3.0)
 
 
 class NotCalibrated(ArchlibError):
@@ -90,33 +107,47 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     budget_s, cfg = _check_budget(budget_s), model_settings(**given)
     store = store or Store()
     host, hid = this_host(cfg)
-    plan = calplan.plan(seed=seed)
+    items = work(calplan.plan(seed=seed), seed=seed)
     started = time.perf_counter()
     with HostLock(store.lock_path, what="calibrating the latency model", timeout=lock_timeout, on_wait=on_wait):
         if fresh:
             store.delete_samples(hid, cfg)
-        _measure(plan, store, hid, cfg, started, budget_s, on_progress, should_stop or (lambda: False))
+        _measure(items, store, hid, cfg, started, budget_s, on_progress, should_stop or (lambda: False))
     samples = store.samples(hid, cfg)
     done = {s["sample"] for s in samples}
-    info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(plan),
-            "plan_done": sum(s.key in done for s in plan), "complete": all(s.key in done for s in plan), "wall_s": round(time.perf_counter() - started, 2),
+    info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(items),
+            "nets": sum(s["class"] == "_net" for s in samples),
+            "plan_done": sum(s.key in done for s in items), "complete": all(s.key in done for s in items), "wall_s": round(time.perf_counter() - started, 2),
             "budget_s": budget_s, "created": time.time(), "plan_version": calplan.PLAN_VERSION}
     model = fit(samples, host=host, host_id=hid, settings=cfg, info=info)
     store.put_latency_model(model.to_json())
     return model
 
 
-def _measure(plan: list[calplan.Sample], store: Any, hid: str, cfg: dict[str, Any], started: float,
+def work(plan: list[calplan.Sample], *, seed: int = 0) -> list[calplan.Sample | calnets.Net]:
+    """What a calibration measures, in order: the plan's head (every class), then its rest with a
+    calibration network after every NET_EVERY ops."""
+    head = calplan.head_size()
+    nets = calnets.nets(NETS, seed=seed, fits=lambda a: a.totals()["macs"] <= NET_MAX_MACS)
+    out: list[calplan.Sample | calnets.Net] = list(plan[:head])
+    for i, s in enumerate(plan[head:]):
+        out.append(s)
+        if i % NET_EVERY == NET_EVERY - 1 and nets:
+            out.append(nets.pop(0))
+    return out + nets
+
+
+def _measure(items: list[calplan.Sample | calnets.Net], store: Any, hid: str, cfg: dict[str, Any], started: float,
              budget_s: float, on_progress: Callable[[Progress], None] | None, should_stop: Callable[[], bool]) -> None:
     import torch
 
     done = {s["sample"] for s in store.samples(hid, cfg)}
     avail = available_memory(cfg["device"])
-    count = sum(s.key in done for s in plan)
+    count = sum(s.key in done for s in items)
 
     def report(msg: str) -> None:
         if on_progress:
-            on_progress(Progress(count, len(plan), time.perf_counter() - started, budget_s, msg))
+            on_progress(Progress(count, len(items), time.perf_counter() - started, budget_s, msg))
 
     allocator.pin()  # the same allocator regime as every measurement (archlib.hardware.allocator)
     before = torch.get_num_threads()
@@ -131,13 +162,17 @@ def _measure(plan: list[calplan.Sample], store: Any, hid: str, cfg: dict[str, An
                 report("measuring the framework's overhead per op and per module")
                 h = microbench.harness(cfg)
                 store.put_sample(hid, cfg, "_harness", "_harness", h, h["per_op_us"])
-            for s in plan:
+            for s in items:
                 if s.key in done:
                     continue
                 if should_stop() or time.perf_counter() - started > budget_s:
                     report("stopped: " + ("cancelled" if should_stop() else "the time budget is spent"))
                     return
-                if microbench.fits_in_memory(s.op, s.batch, cfg, avail):
+                if isinstance(s, calnets.Net):
+                    us = microbench.time_net(s.analysis, cfg)
+                    store.put_sample(hid, cfg, s.key, "_net", {"index": s.index, "seed": s.seed}, us)
+                    report(f"calibration network {s.key} ({len(s.analysis.rows)} ops): {us / 1e3:,.2f} ms")
+                elif microbench.fits_in_memory(s.op, s.batch, cfg, avail):
                     us = microbench.time_op(s.op, s.batch, cfg)
                     store.put_sample(hid, cfg, s.key, s.cls, s.as_json(), us)
                     report(f"{s.cls} {'x'.join(map(str, s.op.in_shapes[0]))} batch {s.batch}: {us:,.1f} µs")
@@ -218,7 +253,33 @@ def fit(samples: list[Mapping[str, Any]], *, host: dict[str, Any], host_id: str,
     if not classes:
         raise NotCalibrated("the calibration has too few samples to fit any op class yet: run calibrate again "
                             "(it resumes) or give it a larger --budget-s.")
-    return LatencyModel(host, host_id, dict(settings), classes, harness, peaks, dict(info or {}))
+    single = LatencyModel(host, host_id, dict(settings), classes, harness, peaks, dict(info or {}))
+    nets = [(calnets.net(s["op"]["index"], seed=s["op"]["seed"]).analysis, s["value"]) for s in samples
+            if s["class"] == "_net"]
+    return dataclasses.replace(single, in_situ=fit_in_situ(single, nets))
+
+
+def fit_in_situ(single: LatencyModel, nets: list[tuple[Any, float]]) -> dict[str, float]:
+    """Factors that take the single-op model to ops in place, from timed calibration networks:
+    measured - framework = call x (per-call constants) + sum over groups of factor x (their work),
+    a non-negative least squares on relative error; {} (factors of 1) with fewer than 8 networks."""
+    if len(nets) < 8:
+        return {}
+    names = ("call", *GROUPS)
+    rows, y = [], []
+    for a, us in nets:
+        layers, rest = predict_layers(single, a)
+        f = dict.fromkeys(names, 0.0)
+        for lp in layers:
+            call = 1e3 * lp.overhead_ms - single.harness["per_op_us"]
+            f["call"] += call
+            group = class_group(lp.op_class) if lp.op_class != "roofline" else "elementwise"
+            f[group] += 1e3 * lp.predicted_ms - single.harness["per_op_us"] - call
+        rows.append(f)
+        y.append(us - 1e3 * (rest + len(layers) * single.harness["per_op_us"] / 1e3))
+    w = _nnls(rows, y, names)
+    lo, hi = IN_SITU_RANGE
+    return {n: min(hi, max(lo, wi)) if any(r[n] for r in rows) else 1.0 for n, wi in zip(names, w)}
 
 
 def load(store: Any, **given: Any) -> LatencyModel:

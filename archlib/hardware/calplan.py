@@ -273,6 +273,11 @@ def _samples(cls: str, n: int, draw: Callable[[random.Random], Op], seed: int) -
     return out
 
 
+def head_size() -> int:
+    """How many samples open the plan to give every class enough to be fitted."""
+    return sum(min(len(CLASSES[c]) + 2, n) for c, (n, _) in DRAW.items())
+
+
 def plan(*, seed: int = 0) -> list[Sample]:
     """The full calibration plan: first enough samples of every class to fit it, then the
     rest interleaved in proportion to each class's share."""

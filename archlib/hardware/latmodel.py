@@ -76,6 +76,17 @@ def conv_path(op: Op, *, batch: int = 1, threads: int = 1, device: str = "cpu", 
     return "mkldnn" if c1 and c2 else "gemm"
 
 
+#: groups of classes whose work gets one in-place factor each
+GROUPS = ("conv", "dense", "elementwise")
+
+
+def class_group(cls: str) -> str:
+    """The group of a latency class: conv (every convolution), dense (linear, matmul, attention), elementwise."""
+    if cls.startswith("conv_"):
+        return "conv"
+    return "dense" if cls in ("linear", "matmul", "attention", "favor") else "elementwise"
+
+
 def op_class(op: Op, *, batch: int = 1, threads: int = 1, device: str = "cpu", dtype: str = "float32") -> str | None:
     """The latency class of `op` run on `batch` samples with these settings; None for a kind no class covers."""
     kind, a = op.kind, op.attrs
@@ -165,6 +176,9 @@ class LatencyModel:
     harness: dict[str, float]  # base_us, per_op_us, per_group_us
     peaks: dict[str, float]  # matmul_flops, conv_flops, bandwidth (per second)
     info: dict[str, Any] = field(default_factory=dict)  # samples, wall_s, budget_s, complete, created
+    #: in-place factors (calibrate.fit_in_situ): "call" scales every per-call constant, a group
+    #: ("conv", "dense", "elementwise") the work of its classes; 1 where absent
+    in_situ: dict[str, float] = field(default_factory=dict)
 
     @property
     def peak_ops(self) -> float:
@@ -178,14 +192,21 @@ class LatencyModel:
         return {"host": self.host, "host_id": self.host_id, "settings": self.settings,
                 "classes": {k: {"features": list(c.features), "coef": list(c.coef), "samples": c.samples,
                                 "cv_error": c.cv_error, "cv_p90": c.cv_p90} for k, c in self.classes.items()},
-                "harness": self.harness, "peaks": self.peaks, "info": self.info}
+                "harness": self.harness, "peaks": self.peaks, "info": self.info, "in_situ": self.in_situ}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LatencyModel:
         classes = {k: ClassFit(tuple(c["features"]), tuple(float(x) for x in c["coef"]), int(c["samples"]),
                                float(c["cv_error"]), float(c["cv_p90"])) for k, c in d["classes"].items()}
         return cls(dict(d["host"]), d["host_id"], dict(d["settings"]), classes, dict(d["harness"]),
-                   dict(d["peaks"]), dict(d.get("info", {})))
+                   dict(d["peaks"]), dict(d.get("info", {})), dict(d.get("in_situ", {})))
+
+    def op_us(self, cls: str, feats: Mapping[str, float]) -> tuple[float, float]:
+        """(µs of one op of fitted class `cls` in place, the per-call part of it)."""
+        fit = self.classes[cls]
+        const = fit.overhead_us()
+        call = self.in_situ.get("call", 1.0) * const
+        return call + self.in_situ.get(class_group(cls), 1.0) * (fit.us(feats) - const), call
 
     def covering(self, cls: str | None) -> str | None:
         """The fitted class that predicts ops of class `cls`: itself, else its sibling on the other
@@ -234,9 +255,8 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
     for op, row in zip(a.ir.ops, a.rows):
         t = op_traffic(op, row, batch=batch, dtype=dtype)
         cls = model.covering(op_class(op, batch=batch, **where))
-        fit = model.classes.get(cls) if cls else None
-        if fit is not None:
-            us, own = fit.us(features(op, batch, dtype)), fit.overhead_us()
+        if cls is not None:
+            us, own = model.op_us(cls, features(op, batch, dtype))
         else:
             cls, own = "roofline", model.fallback_overhead_us()
             us = own + 1e6 * max(t.ops / model.peak_ops, t.bytes / model.bandwidth)
