@@ -15,6 +15,6 @@ def synthetic_model(threads: int = 1, **settings: object) -> LatencyModel:
     host, hid = calibrate.this_host(cfg)
     classes = {c: ClassFit(f, tuple(WEIGHTS[n] for n in f), 10, 0.05, 0.1) for c, f in CLASSES.items()}
     return LatencyModel(host, hid, cfg, classes, {"base_us": 3.0, "per_op_us": 1.0, "per_group_us": 0.5},
-                        {"matmul_flops": 8e10, "conv_flops": 1e11, "bandwidth": 2e10},
+                        {"matmul_flops": 8e10, "conv_flops": 1e11, "bandwidth": 2e10, "cache_bandwidth": 1e11},
                         {"samples": 123, "planned": 700, "complete": False, "created": 0.0, "wall_s": 1.0,
                          "budget_s": 2.0})

@@ -64,11 +64,11 @@ def _pick(name: str, P: dict[str, Knob], box: Any, **kw: Any) -> Any:
 
 def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     """The block graph, drawn server-side, with its controls and downloads."""
-    c = st.columns([2.6, 3.4, 1.1, 1, 1], vertical_alignment="bottom")
+    c = st.columns([2.5, 3.9, 1.1, 1, 1], vertical_alignment="bottom")
     level = _pick("level", P, c[0], style="pills", label="Level")
     color = _pick("color", P, c[1], style="pills", label="Colour by",
                   format_func={"macs": "MACs", "params": "params", "activations": "acts",
-                               "elementwise": "elementwise", "predicted_ms": "pred. ms"}.get)
+                               "elementwise": "elementwise", "predicted_ms": "ms"}.get)
     rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction", format_func={"TB": "↓", "LR": "→"}.get)
     chosen = {"level": level, "color": color, "rankdir": rankdir}
     predicted = hwmodel.per_op(model, items) if color == "predicted_ms" else None

@@ -24,7 +24,7 @@ def _style(fig: go.Figure, height: int, title: str, **layout: Any) -> go.Figure:
 
 
 def roofline(layers: pd.DataFrame, peak_ops: float, bandwidth: float, points: Sequence[dict[str, Any]],
-             *, title: str) -> go.Figure:
+             *, title: str, cache: float | None = None) -> go.Figure:
     """Log-log roofline of this host (GOP/s against operations per byte) with one point per layer
     (colour: operator; y: its ops over its predicted time) and the model's own points."""
     xs = [x for x in layers["intensity"]] + [p["intensity"] for p in points]
@@ -34,6 +34,9 @@ def roofline(layers: pd.DataFrame, peak_ops: float, bandwidth: float, points: Se
     fig = go.Figure()
     fig.add_scatter(x=grid, y=[min(peak_ops, x * bandwidth) / 1e9 for x in grid], mode="lines", name="roofline",
                     line=dict(color="#0f172a", width=2.5), hoverinfo="skip")
+    if cache:
+        fig.add_scatter(x=grid, y=[min(peak_ops, x * cache) / 1e9 for x in grid], mode="lines", name="cache roof",
+                        line=dict(color="#64748b", width=1.5, dash="dash"), hoverinfo="skip")
     r = ridge(peak_ops, bandwidth)
     fig.add_vline(x=r, line=dict(color="#94a3b8", dash="dot"))
     fig.add_annotation(x=math.log10(r), y=math.log10(peak_ops / 1e9), text=f"ridge {r:.1f} op/B", showarrow=False,

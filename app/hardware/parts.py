@@ -53,7 +53,8 @@ def host_header() -> None:
                f"{hostinfo.host_id(ident)}. A latency model is fitted per host, torch version and settings.")
     cols = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     for box, spec in zip(cols, SETTINGS):
-        widgets.control(spec, hwmodel.skey(spec.name), container=box, label=spec.name.replace("_", " "))
+        widgets.control(spec, hwmodel.skey(spec.name), container=box, label=spec.name.replace("_", " "),
+                        style="number" if spec.kind == "int" else "auto")
 
 
 def status(m: LatencyModel | None) -> None:
@@ -65,18 +66,22 @@ def status(m: LatencyModel | None) -> None:
         hwmodel.calibrate_panel(key="hardware.cal")
         return
     i, p = m.info, m.peaks
-    c = st.columns(5)
-    c[0].metric("Matmul peak", f"{p['matmul_flops'] / 1e9:.1f} GFLOP/s", border=True,
+    c = st.columns(4)
+    c[0].metric("Matmul GFLOP/s", f"{p['matmul_flops'] / 1e9:.1f}", border=True,
                 help="A 1024 x 1024 x 1024 matrix product, timed at calibration.")
-    c[1].metric("Conv peak", f"{p['conv_flops'] / 1e9:.1f} GFLOP/s", border=True,
+    c[1].metric("Conv GFLOP/s", f"{p['conv_flops'] / 1e9:.1f}", border=True,
                 help="A dense 3x3 convolution, 256 -> 256 channels at 28 x 28.")
-    c[2].metric("Copy bandwidth", f"{p['bandwidth'] / 1e9:.1f} GB/s", border=True,
-                help="A 64 MiB copy (read + write), twice the last-level cache.")
-    c[3].metric("Samples", f"{i.get('samples')}", border=True,
-                help=f"Micro-benchmarks in the fit; {i.get('plan_done', '?')} of the plan's {i.get('planned')} "
-                     "measured (its order covers every op class early; calibrating again resumes it).")
+    c[2].metric("Memory GB/s", f"{p['bandwidth'] / 1e9:.1f}", border=True,
+                help="A 64 MiB copy (read + write), twice the last-level cache: the roofline's memory roof.")
+    if "cache_bandwidth" in p:
+        c[3].metric("Cache GB/s", f"{p['cache_bandwidth'] / 1e9:.1f}", border=True,
+                    help="A 256 KiB copy (read + write), which stays in the L2 cache: the roof of cached data.")
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.get("created", 0)))
-    c[4].metric("Calibrated", when, border=True, help=f"{i.get('wall_s')} s in its last run; {calibrate.describe(cfg)}.")
+    situ = ", ".join(f"{k} ×{v:.2f}" for k, v in m.in_situ.items())
+    st.caption(f"Calibrated {when} with {calibrate.describe(cfg)}: {i.get('samples')} samples "
+               f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s), "
+               f"{i.get('nets', 0)} calibration networks" + (f"; ops in place run at {situ} of their single-op time"
+                                                              if situ else "") + ".")
     with st.expander("Calibrate again" + ("" if i.get("complete") else " (resumes the plan)"), icon=":material/speed:",
                      expanded=bool(st.session_state.get(hwmodel.RUNNING))):
         hwmodel.calibrate_panel(key="hardware.cal")
@@ -117,15 +122,16 @@ def roofline_section(model: str, knobs: dict[str, Any], m: LatencyModel) -> None
         points.append({"label": "model, measured", "intensity": tot["intensity"], "gops": tot["ops"] / ms / 1e6,
                        "symbol": "diamond", "color": "#f97316"})
     name = f"{model} {results.format_knobs(knobs)}".strip()
-    st.plotly_chart(charts.roofline(df, m.peak_ops, m.bandwidth, points,
+    st.plotly_chart(charts.roofline(df, m.peak_ops, m.bandwidth, points, cache=m.peaks.get("cache_bandwidth"),
                                     title=f"Roofline of this host · {len(df)} layers of {name}"), key="hw.roofline")
     share = df.groupby("bound")["predicted_ms"].sum() if len(df) else pd.Series(dtype=float)
     views = len(p.layers) - len(df)
     st.caption(f"Each point is a layer: x = operations (2 × MACs + elementwise) per byte moved (inputs + weights + "
                f"outputs, ShuffleNetV2's memory access cost), y = its operations over its predicted time; size = "
                f"its share of the time. Left of the ridge a layer is memory bound: {share.get('memory', 0):.2f} ms "
-               f"predicted; right of it compute bound: {share.get('compute', 0):.2f} ms. {views} views and "
-               f"framework overhead ({p.framework_ms:.3f} ms) are not points.")
+               f"predicted; right of it compute bound: {share.get('compute', 0):.2f} ms. A layer above the memory "
+               f"roof works on data that stays in the cache (the dashed cache roof). {views} views and the "
+               f"framework's overhead ({p.framework_ms:.3f} ms) are not points.")
     c = st.columns([1.2, 4], vertical_alignment="center")
     if c[0].button("Measure it now", icon=":material/timer:", key="hw.measure",
                    help="Times this configuration with the latency model's settings (stored for every page)."):

@@ -168,18 +168,26 @@ def _measure(items: list[calplan.Sample | calnets.Net], store: Any, hid: str, cf
                 if should_stop() or time.perf_counter() - started > budget_s:
                     report("stopped: " + ("cancelled" if should_stop() else "the time budget is spent"))
                     return
-                if isinstance(s, calnets.Net):
-                    us = microbench.time_net(s.analysis, cfg)
-                    store.put_sample(hid, cfg, s.key, "_net", {"index": s.index, "seed": s.seed}, us)
-                    report(f"calibration network {s.key} ({len(s.analysis.rows)} ops): {us / 1e3:,.2f} ms")
-                elif microbench.fits_in_memory(s.op, s.batch, cfg, avail):
-                    us = microbench.time_op(s.op, s.batch, cfg)
-                    store.put_sample(hid, cfg, s.key, s.cls, s.as_json(), us)
-                    report(f"{s.cls} {'x'.join(map(str, s.op.in_shapes[0]))} batch {s.batch}: {us:,.1f} µs")
+                msg = _measure_one(s, store, hid, cfg, avail)
                 count += 1
+                if msg:
+                    report(msg)
     finally:
         torch.set_num_threads(before)
     report("the plan is complete")
+
+
+def _measure_one(s: calplan.Sample | calnets.Net, store: Any, hid: str, cfg: dict[str, Any], avail: int) -> str:
+    """Time one op or calibration network and store it; what was measured ("" when it would not fit)."""
+    if isinstance(s, calnets.Net):
+        us = microbench.time_net(s.analysis, cfg)
+        store.put_sample(hid, cfg, s.key, "_net", {"index": s.index, "seed": s.seed}, us)
+        return f"calibration network {s.key} ({len(s.analysis.rows)} ops): {us / 1e3:,.2f} ms"
+    if not microbench.fits_in_memory(s.op, s.batch, cfg, avail):
+        return ""
+    us = microbench.time_op(s.op, s.batch, cfg)
+    store.put_sample(hid, cfg, s.key, s.cls, s.as_json(), us)
+    return f"{s.cls} {'x'.join(map(str, s.op.in_shapes[0]))} batch {s.batch}: {us:,.1f} µs"
 
 
 # -- fitting -----------------------------------------------------------------------------

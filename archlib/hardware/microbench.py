@@ -158,8 +158,18 @@ def peak_bandwidth(cfg: Mapping[str, Any]) -> float:
     return 2 * src.numel() * src.element_size() / time_call(lambda: dst.copy_(src), cfg)
 
 
+def peak_cache_bandwidth(cfg: Mapping[str, Any]) -> float:
+    """Bytes/s of a copy of 256 KiB (read + written: half a 1 MiB L2), the roof of data that stays cached."""
+    import torch
+
+    src = torch.randn(2 ** 16, device=cfg["device"])
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * src.element_size() / time_call(lambda: dst.copy_(src), cfg)
+
+
 PEAKS: dict[str, Callable[[Mapping[str, Any]], float]] = {
-    "matmul_flops": peak_matmul, "conv_flops": peak_conv, "bandwidth": peak_bandwidth}
+    "matmul_flops": peak_matmul, "conv_flops": peak_conv, "bandwidth": peak_bandwidth,
+    "cache_bandwidth": peak_cache_bandwidth}
 
 
 # -- the framework's overhead ----------------------------------------------------------
