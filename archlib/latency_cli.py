@@ -57,11 +57,14 @@ def format_model(m: LatencyModel) -> str:
              f"{i.get('plan_done')} of the plan's {i.get('planned')} samples: run calibrate again to measure the rest")
     lines = [f"latency model of {m.host.get('cpu')} · torch {m.host.get('torch')} · {calibrate.describe(m.settings)} "
              f"(host {m.host_id})",
-             f"{i.get('samples')} samples in {i.get('wall_s')} s (budget {i.get('budget_s'):g} s); {state}.",
+             f"{i.get('samples')} samples (this run took {i.get('wall_s')} s of a {i.get('budget_s'):g} s budget); "
+             f"{state}.",
              f"peaks: matmul {p['matmul_flops'] / 1e9:.1f} GFLOP/s · conv {p['conv_flops'] / 1e9:.1f} GFLOP/s · "
              f"copy {p['bandwidth'] / 1e9:.1f} GB/s; ridge point {m.peak_ops / m.bandwidth:.1f} FLOP/byte",
              f"framework: {m.harness['base_us']:.1f} µs per forward, {m.harness['per_op_us']:.2f} µs per op, "
              f"{m.harness['per_group_us']:.2f} µs per module group",
+             f"in place ({i.get('nets', 0)} calibration networks): " + (", ".join(
+                 f"{k} x{v:.2f}" for k, v in m.in_situ.items()) or "too few networks yet: the single-op model as is"),
              f"{'class':<20} {'samples':>7} {'CV error':>9} {'p90':>6}  per-call µs"]
     for name, c in sorted(m.classes.items()):
         lines.append(f"{name:<20} {c.samples:>7} {c.cv_error:>8.1%} {c.cv_p90:>6.0%}  {c.overhead_us():.1f}")
