@@ -122,11 +122,11 @@ def _conv_group(r: random.Random) -> Op:
 
 
 def _linear(r: random.Random) -> Op:
-    if r.random() < 0.08:  # VGG's classifier: weight-bound GEMVs of up to 400 MB
+    if r.random() < 0.12:  # VGG's and AlexNet's classifiers: weight-bound GEMVs of up to 400 MB
         fin, fout = r.choice(((25088, 4096), (4096, 4096), (9216, 4096), (4096, 1000)))
         return _op("linear", [(fin,)], (fout,), in_f=fin, out_f=fout, bias=True)
     fin, fout = _ch(r, 16, 4096), _ch(r, 16, 4096)
-    if r.random() < 0.5:
+    if r.random() < 0.45:  # a classifier or an MLP on one vector
         return _op("linear", [(fin,)], (fout,), in_f=fin, out_f=fout, bias=True)
     n = max(1, min(1100, int(_logu(r, 2e6, 2e9) / (2 * fin * fout))))
     return _op("linear", [(n, fin)], (n, fout), in_f=fin, out_f=fout, bias=True)
@@ -247,7 +247,7 @@ def _view(r: random.Random) -> Op:
 #: class -> (how many samples the full plan has, the drawing function)
 DRAW: dict[str, tuple[int, Callable[[random.Random], Op]]] = {
     "conv_dense": (130, _conv_dense), "conv_1x1": (120, _conv_1x1), "conv_dw": (100, _conv_dw),
-    "conv_group": (70, _conv_group), "linear": (50, _linear), "matmul": (12, _matmul),
+    "conv_group": (70, _conv_group), "linear": (70, _linear), "matmul": (12, _matmul),
     "attention": (25, _attention), "favor": (20, _favor),
     **{f"act_{fn}": (12, _elementwise("act", fn=fn))
        for fn in ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu")},

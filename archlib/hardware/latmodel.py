@@ -48,6 +48,7 @@ ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "
 CLASSES: dict[str, tuple[str, ...]] = {
     **{c: CONV_FEATURES for c in CONV_CLASSES}, **{f"{c}_gemm": CONV_FEATURES for c in CONV_CLASSES if c != "conv_dw"},
     "linear": ("one", "flops", "act_bytes", "w_bytes"),
+    "linear_gemv": ("one", "flops", "act_bytes", "w_bytes"),
     "matmul": ("one", "flops", "act_bytes", "big_bytes"),
     "attention": ("one", "flops", "act_bytes", "scratch_bytes", "big_bytes"),
     "favor": ("one", "flops", "act_bytes", "scratch_bytes", "big_bytes"),
@@ -57,6 +58,11 @@ CLASSES: dict[str, tuple[str, ...]] = {
     **{k: ("one", "act_bytes", "window_bytes", "big_bytes") for k in ("maxpool2d", "avgpool2d")},
     "view": ("one",),
 }
+#: rows up to which a linear layer is a matrix-vector product, bound by reading its weights
+GEMV_ROWS = 8
+#: a class short of samples borrows its sibling's fit (the same op on the other kernel path or shape)
+SIBLINGS = {**{f"{c}_gemm": c for c in CONV_CLASSES}, **{c: f"{c}_gemm" for c in CONV_CLASSES},
+            "linear": "linear_gemv", "linear_gemv": "linear"}
 #: op kinds that alias their input: one class, pure overhead
 VIEW_KINDS = ("flatten", "dropout", "slice", "to_tokens", "take_token")
 #: the feature that carries a class's work when only two features can be fitted
@@ -84,7 +90,7 @@ def class_group(cls: str) -> str:
     """The group of a latency class: conv (every convolution), dense (linear, matmul, attention), elementwise."""
     if cls.startswith("conv_"):
         return "conv"
-    return "dense" if cls in ("linear", "matmul", "attention", "favor") else "elementwise"
+    return "dense" if cls in ("linear", "linear_gemv", "matmul", "attention", "favor") else "elementwise"
 
 
 def op_class(op: Op, *, batch: int = 1, threads: int = 1, device: str = "cpu", dtype: str = "float32") -> str | None:
@@ -100,6 +106,8 @@ def op_class(op: Op, *, batch: int = 1, threads: int = 1, device: str = "cpu", d
         return f"{base}_gemm" if gemm and base != "conv_dw" else base
     if kind == "act":
         return f"act_{a['fn']}"
+    if kind == "linear":
+        return "linear_gemv" if batch * math.prod(op.in_shape[:-1]) <= GEMV_ROWS else "linear"
     if kind in VIEW_KINDS:
         return "view"
     return kind if kind in CLASSES else None
@@ -213,7 +221,7 @@ class LatencyModel:
         kernel path (a class the budget left with too few samples borrows its sibling's fit)."""
         if cls is None or cls in self.classes:
             return cls
-        sibling = cls[:-len("_gemm")] if cls.endswith("_gemm") else f"{cls}_gemm"
+        sibling = SIBLINGS.get(cls)
         return sibling if sibling in self.classes else None
 
     def fallback_overhead_us(self) -> float:
