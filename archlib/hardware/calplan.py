@@ -25,7 +25,7 @@ from archlib.core.cost import op_cost
 from archlib.core.ir import Attrs, IRBuilder, Op
 from archlib.hardware.latmodel import CLASSES, GEMM_MAX_INPUT
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,10 @@ def _pool(kind: str) -> Callable[[random.Random], Op]:
 
 def _adaptive(r: random.Random) -> Op:
     c, h, w = _chw(r)
+    if r.random() < 0.3:  # AlexNet's and VGG's pool to 6 x 6 or 7 x 7 (often from a map of that size)
+        k = r.choice((6, 7))
+        side = r.choice((k, k, 2 * k, max(k, h)))
+        return _op("adaptive_avgpool2d", [(c, side, side)], (c, k, k), out=(k, k))
     return _op("adaptive_avgpool2d", [(c, h, w)], (c, 1, 1), out=(1, 1))
 
 
@@ -253,7 +257,7 @@ DRAW: dict[str, tuple[int, Callable[[random.Random], Op]]] = {
        for fn in ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu")},
     "bn2d": (25, _elementwise("bn2d")), "add": (20, _elementwise("add")), "mul": (25, _mul),
     "layernorm": (12, _layernorm), "softmax": (8, _softmax), "maxpool2d": (12, _pool("maxpool2d")),
-    "avgpool2d": (8, _pool("avgpool2d")), "adaptive_avgpool2d": (14, _adaptive), "concat": (12, _concat),
+    "avgpool2d": (8, _pool("avgpool2d")), "adaptive_avgpool2d": (20, _adaptive), "concat": (12, _concat),
     "channel_shuffle": (12, _shuffle), "cls_token": (6, _cls_token), "pos_embed": (6, _pos_embed),
     "view": (10, _view),
 }

@@ -22,6 +22,8 @@ BLOCK_S = 0.008
 BLOCKS = 5
 #: twice the development host's last-level cache: a ring this large leaves its oldest block out of the cache
 COLD_BYTES = 64 * 2 ** 20
+#: weights from this size are read cold (GEMVs read them at ~35 GB/s from the cache, ~18 GB/s from memory here)
+COLD_WEIGHTS = 64 * 2 ** 10
 #: a micro-benchmark may plan to use this share of the available memory
 MEMORY_SHARE = 0.25
 #: harness probes: this many do-nothing ops in a row
@@ -91,15 +93,16 @@ def _copies(nbytes: float, most: int) -> int:
 def time_op(op: Op, batch: int, cfg: Mapping[str, Any]) -> float:
     """Median µs of one call of `op`'s leaf module on a batch of `batch`, as a layer inside a
     network runs it: its input hot (just written), its output written to memory that is not in the
-    cache, and its weights (from 256 KiB) not in the cache either. Outputs are kept in a ring, so each
-    call writes a block last touched COLD_BYTES ago; large weights rotate among copies of the module."""
+    cache, and its weights (from COLD_WEIGHTS) not in the cache either: the rest of the network
+    evicted them since the last pass. Outputs are kept in a ring, so each call writes a block last
+    touched COLD_BYTES ago; weights rotate among copies of the module spanning COLD_BYTES."""
     import copy
     import itertools
 
     f = features(op, batch, cfg["dtype"])
     mod, xs = op_module(op, cfg), op_inputs(op, batch, cfg)
-    mods = [mod] + [copy.deepcopy(mod) for _ in range(_copies(f["w_bytes"], 8) - 1 if f["w_bytes"] >= 2 ** 18
-                                                     else 0)]
+    copies = _copies(f["w_bytes"], 256) if f["w_bytes"] >= COLD_WEIGHTS else 1
+    mods = [mod] + [copy.deepcopy(mod) for _ in range(copies - 1)]
     ring: list[Any] = [None] * _copies(math.prod(op.out_shape) * batch * dtype_bytes(cfg["dtype"]), 32)
     count = itertools.count()
 
