@@ -64,7 +64,9 @@ def format_model(m: LatencyModel) -> str:
              f"framework: {m.harness['base_us']:.1f} µs per forward, {m.harness['per_op_us']:.2f} µs per op, "
              f"{m.harness['per_group_us']:.2f} µs per module group",
              f"in place ({i.get('nets', 0)} calibration networks): " + (", ".join(
-                 f"{k} x{v:.2f}" for k, v in m.in_situ.items()) or "too few networks yet: the single-op model as is"),
+                 f"{k} x{v:.2f}" for k, v in m.in_situ.items() if k != "per_op_us")
+                 + f", {m.in_situ.get('per_op_us', 0):.1f} µs more per op" if m.in_situ
+                 else "too few networks yet: the single-op model as is"),
              f"{'class':<20} {'samples':>7} {'CV error':>9} {'p90':>6}  per-call µs"]
     for name, c in sorted(m.classes.items()):
         lines.append(f"{name:<20} {c.samples:>7} {c.cv_error:>8.1%} {c.cv_p90:>6.0%}  {c.overhead_us():.1f}")

@@ -43,6 +43,8 @@ def held_out(n: int, seed: int = 11) -> list[tuple[str, dict[str, Any]]]:
         name = r.choice(names)
         knobs: dict[str, Any] = {}
         for k in archlib.get_model(name).knobs:
+            if k.kind not in ("int", "float") or k.lo is None or k.hi is None:
+                continue
             if k.name == "resolution":
                 knobs[k.name] = int(max(k.lo, min(k.hi, r.choice((128, 160, 192, 256, 288)))))
             elif k.name in ("width", "depth") and r.random() < 0.6:
@@ -79,7 +81,10 @@ def run_one(name: str, knobs: dict[str, Any], model: Any, threads: int, left_s: 
                                     max_seconds=min(600.0, max(60.0, 12 * p.latency_ms / 1e3 + 10)))
     except ArchlibError as e:
         return row | {"skipped": str(e)}
-    return row | {"measured_ms": t.median_ms, "iqr_ms": t.iqr_ms, "error": p.latency_ms / t.median_ms - 1}
+    row |= {"measured_ms": t.median_ms, "iqr_ms": t.iqr_ms, "error": p.latency_ms / t.median_ms - 1}
+    print(f"  {name} {knobs or ''}: predicted {p.latency_ms:.2f} ms, measured {t.median_ms:.2f} ms "
+          f"({row['error']:+.1%})", file=sys.stderr, flush=True)
+    return row
 
 
 def report(rows: list[dict[str, Any]], title: str) -> None:

@@ -224,7 +224,7 @@ def test_in_situ_factors_are_recovered_from_networks_timed_by_a_known_model():
     from tests.latency_support import synthetic_model
 
     single = synthetic_model()
-    truth = {"call": 1.3, "conv": 1.1, "dense": 0.9, "elementwise": 1.8}
+    truth = {"conv": 1.1, "dense": 0.9, "elementwise": 1.8, "per_op_us": 4.0}
     placed = dataclasses.replace(single, in_situ=truth)
     nets = [(n.analysis, 1e3 * predict.predict_analysis(n.analysis, placed).latency_ms)
             for n in calnets.nets(16, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS)]

@@ -47,6 +47,8 @@ NETS, NET_EVERY = 40, 14
 NET_MAX_MACS = 4e8
 #: in-place factors outside this range are not believed (a disturbed run): they are clamped
 IN_SITU_RANGE = (0.5, 3.0)
+#: the most time per op in place beyond the framework's measured overhead that is believed
+MAX_EXTRA_PER_OP_US = 50.0
 
 
 class NotCalibrated(ArchlibError):
@@ -268,26 +270,26 @@ def fit(samples: list[Mapping[str, Any]], *, host: dict[str, Any], host_id: str,
 
 
 def fit_in_situ(single: LatencyModel, nets: list[tuple[Any, float]]) -> dict[str, float]:
-    """Factors that take the single-op model to ops in place, from timed calibration networks:
-    measured - framework = call x (per-call constants) + sum over groups of factor x (their work),
-    a non-negative least squares on relative error; {} (factors of 1) with fewer than 8 networks."""
+    """How ops run in place, from timed calibration networks: measured - framework = sum over
+    groups of factor x (the single-op predictions of its ops) + per_op_us x (ops); a non-negative
+    least squares on relative error. {} (the single-op model as it is) with fewer than 8 networks."""
     if len(nets) < 8:
         return {}
-    names = ("call", *GROUPS)
+    names = (*GROUPS, "per_op_us")
     rows, y = [], []
     for a, us in nets:
         layers, rest = predict_layers(single, a)
         f = dict.fromkeys(names, 0.0)
         for lp in layers:
-            call = 1e3 * lp.overhead_ms - single.harness["per_op_us"]
-            f["call"] += call
             group = class_group(lp.op_class) if lp.op_class != "roofline" else "elementwise"
-            f[group] += 1e3 * lp.predicted_ms - single.harness["per_op_us"] - call
+            f[group] += 1e3 * lp.predicted_ms - single.harness["per_op_us"]
+        f["per_op_us"] = float(len(layers))
         rows.append(f)
-        y.append(us - 1e3 * (rest + len(layers) * single.harness["per_op_us"] / 1e3))
-    w = _nnls(rows, y, names)
+        y.append(us - 1e3 * rest - len(layers) * single.harness["per_op_us"])
+    w = dict(zip(names, _nnls(rows, y, names)))
     lo, hi = IN_SITU_RANGE
-    return {n: min(hi, max(lo, wi)) if any(r[n] for r in rows) else 1.0 for n, wi in zip(names, w)}
+    out = {g: min(hi, max(lo, w[g])) if any(r[g] for r in rows) else 1.0 for g in GROUPS}
+    return out | {"per_op_us": min(w["per_op_us"], MAX_EXTRA_PER_OP_US)}
 
 
 def load(store: Any, **given: Any) -> LatencyModel:

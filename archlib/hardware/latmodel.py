@@ -184,8 +184,8 @@ class LatencyModel:
     harness: dict[str, float]  # base_us, per_op_us, per_group_us
     peaks: dict[str, float]  # matmul_flops, conv_flops, bandwidth (per second)
     info: dict[str, Any] = field(default_factory=dict)  # samples, wall_s, budget_s, complete, created
-    #: in-place factors (calibrate.fit_in_situ): "call" scales every per-call constant, a group
-    #: ("conv", "dense", "elementwise") the work of its classes; 1 where absent
+    #: how ops run in place (calibrate.fit_in_situ): a factor per group of classes ("conv", "dense",
+    #: "elementwise"; 1 where absent) on the single-op time, and "per_op_us" more per op
     in_situ: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -212,9 +212,9 @@ class LatencyModel:
     def op_us(self, cls: str, feats: Mapping[str, float]) -> tuple[float, float]:
         """(µs of one op of fitted class `cls` in place, the per-call part of it)."""
         fit = self.classes[cls]
-        const = fit.overhead_us()
-        call = self.in_situ.get("call", 1.0) * const
-        return call + self.in_situ.get(class_group(cls), 1.0) * (fit.us(feats) - const), call
+        factor = self.in_situ.get(class_group(cls), 1.0)
+        extra = self.in_situ.get("per_op_us", 0.0)
+        return factor * fit.us(feats) + extra, factor * fit.overhead_us() + extra
 
     def covering(self, cls: str | None) -> str | None:
         """The fitted class that predicts ops of class `cls`: itself, else its sibling on the other
@@ -266,7 +266,7 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
         if cls is not None:
             us, own = model.op_us(cls, features(op, batch, dtype))
         else:
-            cls, own = "roofline", model.fallback_overhead_us()
+            cls, own = "roofline", model.fallback_overhead_us() + model.in_situ.get("per_op_us", 0.0)
             us = own + 1e6 * max(t.ops / model.peak_ops, t.bytes / model.bandwidth)
         b = bound(t.intensity, model.peak_ops, model.bandwidth)
         out.append(LayerPrediction(row.name, row.op, cls, (us + per_op) / 1e3, (own + per_op) / 1e3, b, t.flops,
