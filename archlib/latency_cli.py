@@ -63,14 +63,20 @@ def format_model(m: LatencyModel) -> str:
              f"copy {p['bandwidth'] / 1e9:.1f} GB/s; ridge point {m.peak_ops / m.bandwidth:.1f} FLOP/byte",
              f"framework: {m.harness['base_us']:.1f} µs per forward, {m.harness['per_op_us']:.2f} µs per op, "
              f"{m.harness['per_group_us']:.2f} µs per module group",
-             f"in place ({i.get('nets', 0)} calibration networks): " + (", ".join(
-                 f"{k} x{v:.2f}" for k, v in m.in_situ.items() if k != "per_op_us")
-                 + f", {m.in_situ.get('per_op_us', 0):.1f} µs more per op" if m.in_situ
-                 else "too few networks yet: the single-op model as is"),
+             nets_line(i),
              f"{'class':<20} {'samples':>7} {'CV error':>9} {'p90':>6}  per-call µs"]
     for name, c in sorted(m.classes.items()):
         lines.append(f"{name:<20} {c.samples:>7} {c.cv_error:>8.1%} {c.cv_p90:>6.0%}  {c.overhead_us():.1f}")
     return "\n".join(lines)
+
+
+def nets_line(info: Mapping[str, Any]) -> str:
+    """How the model predicts the timed calibration networks (random networks it was not fitted on)."""
+    if not info.get("nets"):
+        return "check: no calibration network timed yet (calibrate again: they are part of the plan)."
+    return (f"check on {info['nets']} small random networks it was not fitted on: {info['nets_within_10']:.0%} "
+            f"within ±10%, {info['nets_within_20']:.0%} within ±20%, median |error| {info['nets_median_error']:.1%}, "
+            f"mean {info.get('nets_mean_error', 0):+.1%}")
 
 
 def cmd_predict(args: argparse.Namespace, pairs: Mapping[str, str]) -> str:

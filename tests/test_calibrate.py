@@ -217,17 +217,14 @@ def test_calibration_networks_are_seeded_varied_and_not_registered_models():
     assert not {n.analysis.model for n in nets} & set(archlib.list_models())
 
 
-def test_in_situ_factors_are_recovered_from_networks_timed_by_a_known_model():
-    import dataclasses
-
+def test_the_fit_is_checked_on_networks_it_never_saw():
     from archlib.hardware import calnets
     from tests.latency_support import synthetic_model
 
-    single = synthetic_model()
-    truth = {"conv": 1.1, "dense": 0.9, "elementwise": 1.8, "per_op_us": 4.0}
-    placed = dataclasses.replace(single, in_situ=truth)
-    nets = [(n.analysis, 1e3 * predict.predict_analysis(n.analysis, placed).latency_ms)
-            for n in calnets.nets(16, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS)]
-    got = calibrate.fit_in_situ(single, nets)
-    assert got == pytest.approx(truth, rel=1e-6)
-    assert calibrate.fit_in_situ(single, nets[:5]) == {}  # too few networks: the single-op model as it is
+    m = synthetic_model()
+    nets = [(n.analysis, 1e3 * predict.predict_analysis(n.analysis, m).latency_ms * f)
+            for n, f in zip(calnets.nets(10, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS),
+                            (1.0, 1.05, 0.95, 1.15, 0.85, 1.3, 1.0, 1.0, 1.02, 0.98))]
+    got = calibrate.validate(m, nets)
+    assert got["nets"] == 10 and got["nets_within_10"] == 0.7 and got["nets_within_20"] == 0.9
+    assert got["nets_median_error"] == pytest.approx(1 - 1 / 1.05) and calibrate.validate(m, []) == {}

@@ -18,6 +18,7 @@ from archlib.data import results
 from archlib.hardware import calibrate, measure, predict
 from archlib.hardware import host as hostinfo
 from archlib.hardware.latmodel import LatencyModel
+from archlib.latency_cli import nets_line
 
 SETTINGS = (Knob("threads", "int", 1, "CPU threads of the latency model (0: torch's default)", lo=0, hi=256, step=1),
             next(k for k in measure.SETTINGS if k.name == "dtype"),
@@ -77,11 +78,9 @@ def status(m: LatencyModel | None) -> None:
         c[3].metric("Cache GB/s", f"{p['cache_bandwidth'] / 1e9:.1f}", border=True,
                     help="A 256 KiB copy (read + write), which stays in the L2 cache: the roof of cached data.")
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.get("created", 0)))
-    situ = ", ".join(f"{k} ×{v:.2f}" for k, v in m.in_situ.items())
     st.caption(f"Calibrated {when} with {calibrate.describe(cfg)}: {i.get('samples')} samples "
-               f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s), "
-               f"{i.get('nets', 0)} calibration networks" + (f"; ops in place run at {situ} of their single-op time"
-                                                              if situ else "") + ".")
+               f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s); "
+               f"{nets_line(i)}.")
     with st.expander("Calibrate again" + ("" if i.get("complete") else " (resumes the plan)"), icon=":material/speed:",
                      expanded=bool(st.session_state.get(hwmodel.RUNNING))):
         hwmodel.calibrate_panel(key="hardware.cal")

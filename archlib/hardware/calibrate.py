@@ -24,11 +24,9 @@ from archlib.hardware import allocator, calnets, calplan, measure, microbench
 from archlib.hardware.host import HostLock, available_memory, host_id, host_info, identity
 from archlib.hardware.latmodel import (
     CLASSES,
-    GROUPS,
     MAIN_FEATURE,
     ClassFit,
     LatencyModel,
-    class_group,
     features,
     op_class,
     predict_layers,
@@ -41,14 +39,10 @@ BUDGET_RANGE = (2.0, 3600.0)
 #: a sample whose relative residual exceeds this (after a first fit) is dropped as disturbed
 OUTLIER = 0.6
 FOLDS = 5
-#: calibration networks in the plan (archlib.hardware.calnets), one after every NET_EVERY ops
+#: calibration networks (archlib.hardware.calnets), timed whole to check the fit, one after every NET_EVERY ops
 NETS, NET_EVERY = 40, 14
 #: a calibration network does at most this many MACs (a few milliseconds a pass)
 NET_MAX_MACS = 4e8
-#: in-place factors outside this range are not believed (a disturbed run): they are clamped
-IN_SITU_RANGE = (0.5, 3.0)
-#: the most time per op in place beyond the framework's measured overhead that is believed
-MAX_EXTRA_PER_OP_US = 50.0
 
 
 class NotCalibrated(ArchlibError):
@@ -263,33 +257,29 @@ def fit(samples: list[Mapping[str, Any]], *, host: dict[str, Any], host_id: str,
     if not classes:
         raise NotCalibrated("the calibration has too few samples to fit any op class yet: run calibrate again "
                             "(it resumes) or give it a larger --budget-s.")
-    single = LatencyModel(host, host_id, dict(settings), classes, harness, peaks, dict(info or {}))
+    model = LatencyModel(host, host_id, dict(settings), classes, harness, peaks, dict(info or {}))
     nets = [(calnets.net(s["op"]["index"], seed=s["op"]["seed"]).analysis, s["value"]) for s in samples
             if s["class"] == "_net"]
-    return dataclasses.replace(single, in_situ=fit_in_situ(single, nets))
+    return dataclasses.replace(model, info=model.info | validate(model, nets))
 
 
-def fit_in_situ(single: LatencyModel, nets: list[tuple[Any, float]]) -> dict[str, float]:
-    """How ops run in place, from timed calibration networks: measured - framework = sum over
-    groups of factor x (the single-op predictions of its ops) + per_op_us x (ops); a non-negative
-    least squares on relative error. {} (the single-op model as it is) with fewer than 8 networks."""
-    if len(nets) < 8:
+def validate(model: LatencyModel, nets: list[tuple[Any, float]]) -> dict[str, float]:
+    """How the fitted model predicts the timed calibration networks (never fitted on): their count,
+    median and 90th percentile |relative error|, the mean signed error, and the shares within 10%
+    and 20%."""
+    signed = [predict_analysis_ms(model, a) / (us / 1e3) - 1 for a, us in nets if us > 0]
+    errs = sorted(map(abs, signed))
+    if not errs:
         return {}
-    names = (*GROUPS, "per_op_us")
-    rows, y = [], []
-    for a, us in nets:
-        layers, rest = predict_layers(single, a)
-        f = dict.fromkeys(names, 0.0)
-        for lp in layers:
-            group = class_group(lp.op_class) if lp.op_class != "roofline" else "elementwise"
-            f[group] += 1e3 * lp.predicted_ms - single.harness["per_op_us"]
-        f["per_op_us"] = float(len(layers))
-        rows.append(f)
-        y.append(us - 1e3 * rest - len(layers) * single.harness["per_op_us"])
-    w = dict(zip(names, _nnls(rows, y, names)))
-    lo, hi = IN_SITU_RANGE
-    out = {g: min(hi, max(lo, w[g])) if any(r[g] for r in rows) else 1.0 for g in GROUPS}
-    return out | {"per_op_us": min(w["per_op_us"], MAX_EXTRA_PER_OP_US)}
+    return {"nets": len(errs), "nets_median_error": errs[len(errs) // 2], "nets_mean_error": sum(signed) / len(errs),
+            "nets_p90_error": errs[min(len(errs) - 1, int(0.9 * len(errs)))],
+            "nets_within_10": sum(e <= 0.1 for e in errs) / len(errs),
+            "nets_within_20": sum(e <= 0.2 for e in errs) / len(errs)}
+
+
+def predict_analysis_ms(model: LatencyModel, a: Any) -> float:
+    layers, rest = predict_layers(model, a)
+    return sum(lp.predicted_ms for lp in layers) + rest
 
 
 def load(store: Any, **given: Any) -> LatencyModel:

@@ -82,17 +82,6 @@ def conv_path(op: Op, *, batch: int = 1, threads: int = 1, device: str = "cpu", 
     return "mkldnn" if c1 and c2 else "gemm"
 
 
-#: groups of classes whose work gets one in-place factor each
-GROUPS = ("conv", "dense", "elementwise")
-
-
-def class_group(cls: str) -> str:
-    """The group of a latency class: conv (every convolution), dense (linear, matmul, attention), elementwise."""
-    if cls.startswith("conv_"):
-        return "conv"
-    return "dense" if cls in ("linear", "linear_gemv", "matmul", "attention", "favor") else "elementwise"
-
-
 def op_class(op: Op, *, batch: int = 1, threads: int = 1, device: str = "cpu", dtype: str = "float32") -> str | None:
     """The latency class of `op` run on `batch` samples with these settings; None for a kind no class covers."""
     kind, a = op.kind, op.attrs
@@ -183,10 +172,7 @@ class LatencyModel:
     classes: dict[str, ClassFit]
     harness: dict[str, float]  # base_us, per_op_us, per_group_us
     peaks: dict[str, float]  # matmul_flops, conv_flops, bandwidth (per second)
-    info: dict[str, Any] = field(default_factory=dict)  # samples, wall_s, budget_s, complete, created
-    #: how ops run in place (calibrate.fit_in_situ): a factor per group of classes ("conv", "dense",
-    #: "elementwise"; 1 where absent) on the single-op time, and "per_op_us" more per op
-    in_situ: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # samples, wall_s, budget_s, complete, created, nets
 
     @property
     def peak_ops(self) -> float:
@@ -200,21 +186,14 @@ class LatencyModel:
         return {"host": self.host, "host_id": self.host_id, "settings": self.settings,
                 "classes": {k: {"features": list(c.features), "coef": list(c.coef), "samples": c.samples,
                                 "cv_error": c.cv_error, "cv_p90": c.cv_p90} for k, c in self.classes.items()},
-                "harness": self.harness, "peaks": self.peaks, "info": self.info, "in_situ": self.in_situ}
+                "harness": self.harness, "peaks": self.peaks, "info": self.info}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LatencyModel:
         classes = {k: ClassFit(tuple(c["features"]), tuple(float(x) for x in c["coef"]), int(c["samples"]),
                                float(c["cv_error"]), float(c["cv_p90"])) for k, c in d["classes"].items()}
         return cls(dict(d["host"]), d["host_id"], dict(d["settings"]), classes, dict(d["harness"]),
-                   dict(d["peaks"]), dict(d.get("info", {})), dict(d.get("in_situ", {})))
-
-    def op_us(self, cls: str, feats: Mapping[str, float]) -> tuple[float, float]:
-        """(µs of one op of fitted class `cls` in place, the per-call part of it)."""
-        fit = self.classes[cls]
-        factor = self.in_situ.get(class_group(cls), 1.0)
-        extra = self.in_situ.get("per_op_us", 0.0)
-        return factor * fit.us(feats) + extra, factor * fit.overhead_us() + extra
+                   dict(d["peaks"]), dict(d.get("info", {})))
 
     def covering(self, cls: str | None) -> str | None:
         """The fitted class that predicts ops of class `cls`: itself, else its sibling on the other
@@ -264,9 +243,10 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
         t = op_traffic(op, row, batch=batch, dtype=dtype)
         cls = model.covering(op_class(op, batch=batch, **where))
         if cls is not None:
-            us, own = model.op_us(cls, features(op, batch, dtype))
+            fit = model.classes[cls]
+            us, own = fit.us(features(op, batch, dtype)), fit.overhead_us()
         else:
-            cls, own = "roofline", model.fallback_overhead_us() + model.in_situ.get("per_op_us", 0.0)
+            cls, own = "roofline", model.fallback_overhead_us()
             us = own + 1e6 * max(t.ops / model.peak_ops, t.bytes / model.bandwidth)
         b = bound(t.intensity, model.peak_ops, model.bandwidth)
         out.append(LayerPrediction(row.name, row.op, cls, (us + per_op) / 1e3, (own + per_op) / 1e3, b, t.flops,
