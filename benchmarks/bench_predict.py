@@ -76,9 +76,11 @@ def run_one(name: str, knobs: dict[str, Any], model: Any, threads: int, left_s: 
     need = 1.5 * MIN_RUN_TIME + 8 * p.latency_ms / 1e3 + 2.0
     if need > left_s:
         return row | {"skipped": f"the time budget: about {need:.0f} s needed, {left_s:.0f} s left"}
+    # the measurement's own up-front bound assumes a pessimistic rate (measure.SLOW_MACS_PER_S): allow it
+    bound = 4 * a.totals()["macs"] / (measure.SLOW_MACS_PER_S["cpu"] * threads) + 10
     try:
         t = measure.measure_latency(name, knobs, threads=threads, min_run_time=MIN_RUN_TIME,
-                                    max_seconds=min(600.0, max(60.0, 12 * p.latency_ms / 1e3 + 10)))
+                                    max_seconds=min(600.0, max(60.0, bound, 12 * p.latency_ms / 1e3 + 10)))
     except ArchlibError as e:
         return row | {"skipped": str(e)}
     row |= {"measured_ms": t.median_ms, "iqr_ms": t.iqr_ms, "error": p.latency_ms / t.median_ms - 1}
