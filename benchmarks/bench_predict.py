@@ -8,7 +8,8 @@ saw only synthetic single ops (archlib.hardware.calplan), so every model here is
 Nothing is skipped silently: a model the time budget or the measurement's bounds leave
 out is listed with the reason. Prints the share within +-10% and +-20%, the worst cases,
 the host's load before and after (the figures are only as quiet as the machine), and the
-time a prediction takes.
+time a prediction takes. Measurements are stored like any other ($ARCHLIB_DB), so the app's
+Hardware and Pareto pages show them beside their predictions.
 
 Usage: python benchmarks/bench_predict.py [--threads 1] [--budget-s 1200] [--held-out 24]
        [--calibrate-budget 150] [--models a,b] [--json out.json]
@@ -28,6 +29,7 @@ from typing import Any
 import archlib
 from archlib.errors import ArchlibError
 from archlib.hardware import calibrate, measure, predict
+from archlib.hardware.host import host_info
 from archlib.hardware.store import Store
 
 #: seconds of timed runs per measurement (after the warm-up)
@@ -65,7 +67,8 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_one(name: str, knobs: dict[str, Any], model: Any, threads: int, left_s: float) -> dict[str, Any]:
+def run_one(name: str, knobs: dict[str, Any], model: Any, threads: int, left_s: float,
+            store: Store | None = None) -> dict[str, Any]:
     a = archlib.analyze(name, **knobs)
     t0 = time.perf_counter()
     p = predict.predict_analysis(a, model)
@@ -83,6 +86,10 @@ def run_one(name: str, knobs: dict[str, Any], model: Any, threads: int, left_s: 
                                     max_seconds=min(600.0, max(60.0, bound, 12 * p.latency_ms / 1e3 + 10)))
     except ArchlibError as e:
         return row | {"skipped": str(e)}
+    if store is not None:  # kept like any measurement: the Hardware and Pareto pages show it beside its prediction
+        host = host_info("cpu") | {"torch_threads": threads}
+        store.put(host, name, knobs, measure.settings(threads=threads, min_run_time=MIN_RUN_TIME), "latency",
+                  t.as_dict())
     row |= {"measured_ms": t.median_ms, "iqr_ms": t.iqr_ms, "error": p.latency_ms / t.median_ms - 1}
     print(f"  {name} {knobs or ''}: predicted {p.latency_ms:.2f} ms, measured {t.median_ms:.2f} ms "
           f"({row['error']:+.1%})", file=sys.stderr, flush=True)
@@ -133,8 +140,8 @@ def main() -> int:
     names = args.models.split(",") if args.models else archlib.list_models()
     names.sort(key=lambda n: archlib.analyze(n).totals()["macs"])
     deadline = time.perf_counter() + args.budget_s
-    defaults = [run_one(n, {}, model, args.threads, deadline - time.perf_counter()) for n in names]
-    others = [run_one(n, k, model, args.threads, deadline - time.perf_counter())
+    defaults = [run_one(n, {}, model, args.threads, deadline - time.perf_counter(), store) for n in names]
+    others = [run_one(n, k, model, args.threads, deadline - time.perf_counter(), store)
               for n, k in held_out(args.held_out)]
     report(defaults, f"every registered model at its defaults ({args.threads} thread(s))")
     report(others, "configurations held out of the fit")
