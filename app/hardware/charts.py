@@ -50,9 +50,8 @@ def roofline(layers: pd.DataFrame, peak_ops: float, bandwidth: float, points: Se
                                       "predicted %{customdata[1]:.4f} ms · %{customdata[2]}-bound<br>"
                                       "%{customdata[3]:.3g} MB moved<extra></extra>")
     for p in points:
-        fig.add_scatter(x=[p["intensity"]], y=[p["gops"]], mode="markers+text", name=p["label"], text=[p["label"]],
-                        textposition="top center", marker=dict(symbol=p["symbol"], size=16, color=p["color"],
-                                                               line=dict(width=1.5, color="#0f172a")),
+        fig.add_scatter(x=[p["intensity"]], y=[p["gops"]], mode="markers", name=p["label"],
+                        marker=dict(symbol=p["symbol"], size=16, color=p["color"], line=dict(width=1.5, color="#0f172a")),
                         hovertemplate=p["label"] + ": %{x:.3g} op/B · %{y:.3g} GOP/s<extra></extra>")
     return _style(fig, 560, title, xaxis=dict(type="log", title="arithmetic intensity (operations per byte moved, log)"),
                   yaxis=dict(type="log", title="performance (GOP/s, log)"), legend=dict(font=dict(size=11)))

@@ -169,23 +169,41 @@ def rank_section(m: LatencyModel) -> None:
     rows = []
     for fam, part in df.groupby("family"):
         done = part.dropna(subset=["measured_ms"])
-        rows.append({"family": fam, "models": len(part), "ρ MACs vs predicted": spearman(part["macs"],
-                     part["predicted_ms"]), "measured": len(done),
-                     "ρ MACs vs measured": spearman(done["macs"], done["measured_ms"])})
-    rows.append({"family": "all models", "models": len(df), "ρ MACs vs predicted": spearman(df["macs"],
-                 df["predicted_ms"]), "measured": int(df["measured_ms"].notna().sum()),
-                 "ρ MACs vs measured": spearman(df.dropna(subset=["measured_ms"])["macs"],
-                                                df.dropna(subset=["measured_ms"])["measured_ms"])})
-    left, right = st.columns([3, 2])
+        rows.append({"family": fam, "models": len(part), "ρ predicted": spearman(part["macs"], part["predicted_ms"]),
+                     "measured": len(done), "ρ measured": spearman(done["macs"], done["measured_ms"]),
+                     "MACs per µs": (part["macs"] / part["predicted_ms"] / 1e3).median()})
+    done = df.dropna(subset=["measured_ms"])
+    rows.append({"family": "all models", "models": len(df), "ρ predicted": spearman(df["macs"], df["predicted_ms"]),
+                 "measured": len(done), "ρ measured": spearman(done["macs"], done["measured_ms"]),
+                 "MACs per µs": (df["macs"] / df["predicted_ms"] / 1e3).median()})
+    fams = pd.DataFrame(rows[:-1]).sort_values("MACs per µs")
+    c = st.columns(4)
+    c[0].metric("ρ(MACs, predicted latency), all models", f"{rows[-1]['ρ predicted']:.2f}", border=True,
+                help=f"Spearman's rank correlation over the {len(df)} registered models at their defaults; MACs "
+                     "span five orders of magnitude, so the order is right across that range.")
+    mobile = df[(df["macs"] >= 1e8) & (df["macs"] <= 1e9)]
+    c[3].metric("ρ in the mobile range, 0.1-1 GMACs", f"{spearman(mobile['macs'], mobile['predicted_ms']):.2f}",
+                border=True, help=f"Over the {len(mobile)} models from 0.1 to 1 GMACs, predicted: where papers "
+                                  "compare at equal MACs, MACs order latency much less well.")
+    c[1].metric("ρ(MACs, measured latency)", f"{rows[-1]['ρ measured']:.2f}" if len(done) >= 3 else "—",
+                border=True, help=f"Over the {len(done)} models measured here with these settings.")
+    c[2].metric("MACs per µs, slowest → fastest family", f"{fams.iloc[0]['MACs per µs']:.0f} → "
+                f"{fams.iloc[-1]['MACs per µs']:.0f}", border=True,
+                help=f"Median over each family's models, predicted: {fams.iloc[0]['family']} to "
+                     f"{fams.iloc[-1]['family']}. The same MACs cost this much more time in one family than another.")
+    left, right = st.columns([1, 1])
     left.plotly_chart(charts.macs_vs_latency(df, title="MACs vs predicted latency, every registered model"),
                       key="hw.macs")
     with right:
         st.dataframe(pd.DataFrame(rows), hide_index=True, height=520, column_config={
-            c: st.column_config.NumberColumn(format="%.2f") for c in ("ρ MACs vs predicted", "ρ MACs vs measured")})
+            "ρ predicted": st.column_config.NumberColumn(format="%.2f", help="Spearman's ρ, MACs vs predicted ms"),
+            "ρ measured": st.column_config.NumberColumn(format="%.2f", help="Spearman's ρ, MACs vs measured ms"),
+            "MACs per µs": st.column_config.NumberColumn(format="%.0f", help="median, predicted")})
     st.caption("Spearman's ρ between MACs and latency over each family's registered models at their defaults "
-               "(1: the order by MACs is the order by latency). Across families MACs rank latency worse: "
-               "depthwise convolutions, squeeze-and-excite and elementwise ops cost time without MACs. Measured "
-               "columns use this host's stored measurements with these settings (Pareto → Measure all).")
+               "(1: the order by MACs is the order by latency; blank under 3 models). Within a family MACs "
+               "order latency well; across families the same MACs cost very different time: depthwise "
+               "convolutions, squeeze-and-excite and elementwise ops take time without MACs. Measured columns "
+               "use this host's stored measurements with these settings (Pareto → Measure all).")
 
 
 # -- accuracy -----------------------------------------------------------------------
