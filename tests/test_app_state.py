@@ -178,14 +178,14 @@ def _check(query: dict[str, str], page: str) -> None:
             continue
         if page in state.KNOB_PAGES and key in knobs and view.model == query.get(state.MODEL, view.model).strip():
             try:
-                ok = view.knobs[key] == state.clean(knobs[key].parse(raw))
+                ok = view.knobs[key] == state.clean(knobs[key].parse_text(raw))
             except archlib.ArchlibError:
                 ok = False
             assert ok or key in text, (key, raw, messages)
             continue
         if key in specs:
             try:
-                ok = view.params[key] == state.clean(specs[key].parse(raw))
+                ok = view.params[key] == state.clean(specs[key].parse_text(raw))
             except archlib.ArchlibError:
                 ok = False
             assert ok or key in text, (key, raw, messages)

@@ -78,6 +78,8 @@ class TextParam:
             self.check(text)
         return text
 
+    parse_text = parse  # a text parameter reads the same from the URL and from a widget
+
 
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 _NUMBER = re.compile(r"^\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?)\s*([kKmMgGtT]?)\s*$")
@@ -260,7 +262,7 @@ def clean(value: Any) -> Any:
 
 def _parse(spec: Knob | TextParam, raw: str, messages: list[str], key: str = "") -> tuple[bool, Any]:
     try:
-        return True, clean(spec.parse(raw))
+        return True, clean(spec.parse_text(raw))
     except ArchlibError as e:
         where = f"{key}: " if key and key != spec.name else ""
         messages.append(f"{where}{e} Using the default, {fmt(spec.default) or 'empty'}.")

@@ -170,7 +170,7 @@ def seed_page_params(page: str, params: Mapping[str, Knob | state.TextParam], *,
     for name, spec in params.items():
         if name in query:
             try:
-                st.session_state[state.param_key(page, name)] = state.clean(spec.parse(query[name]))
+                st.session_state[state.param_key(page, name)] = state.clean(spec.parse_text(query[name]))
             except ArchlibError as e:
                 messages.append(f"{e} Using the default, {state.fmt(spec.default) or 'empty'}.")
     if extra:
