@@ -46,6 +46,11 @@ def test_channels_last_and_bfloat16_run():
     ({"device": "tpu"}, ["device='tpu'", "cpu, cuda"]),
     ({"min_run_time": 100}, ["min_run_time=100", "[0.05, 20]"]),
     ({"speed": 1}, ["unknown knob 'speed'"]),
+    # the Python API takes typed settings: text is parsed by the CLI, never here
+    ({"batch": "8"}, ["batch='8'", "a str where the Python API takes an int"]),
+    ({"channels_last": "yes"}, ["channels_last='yes'", "a str where the Python API takes a bool"]),
+    ({"threads": None}, ["threads=None", "None where the Python API takes an int"]),
+    ({"batch": True}, ["batch=True", "a bool where the Python API takes an int"]),
 ])
 def test_bad_settings_name_value_and_range(given, words):
     with pytest.raises(ArchlibError) as e:
