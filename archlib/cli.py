@@ -160,7 +160,7 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     if args.json:
         return json.dumps(rec, default=str)
     r, h, cfg = rec["result"], rec["host"], rec["settings"]
-    where = f"{h.get('device_name') or h.get('cpu') or cfg['device']}, {cfg['threads']} thread(s), torch {h.get('torch')}"
+    where = f"{h['device'] if cfg['device'] == 'cuda' else h.get('cpu')}, {cfg['threads']} thread(s), torch {h.get('torch')}"
     if args.kind == "energy":
         return f"{args.model} energy on {where}: {r.get('status', '')} {json.dumps({k: v for k, v in r.items() if k != 'status'})}"
     peak = f"{r['peak_bytes'] / 1e6:.1f} MB measured" if r.get("peak_bytes") else "peak memory not measured"

@@ -18,7 +18,6 @@ from app.ui import state
 ROOT = Path(__file__).resolve().parent.parent
 
 MAIN = str(ROOT / "app" / "main.py")
-HAS_EFFNET = "efficientnet_b0" in archlib.list_models()
 
 
 def run(page: str = "explore", **query: str) -> AppTest:
@@ -160,7 +159,6 @@ def _ratio(model: str, **knobs) -> float:
     return archlib.analyze(model, **knobs).totals()["macs"] / archlib.analyze(model).totals()["macs"]
 
 
-@pytest.mark.skipif(not HAS_EFFNET, reason="EfficientNet not registered")
 def test_scaling_effnet_link_and_phi_change():
     at = run("scaling", phi="1")
     assert metrics(at)["Computed growth"] == f"×{_ratio('efficientnet_b0', phi=1.0):.3f}"
@@ -171,7 +169,6 @@ def test_scaling_effnet_link_and_phi_change():
     assert _q(at)["phi"] == "2"
 
 
-@pytest.mark.skipif(not HAS_EFFNET, reason="EfficientNet not registered")
 def test_scaling_inverse_solver_finds_the_largest_phi():
     at = run("scaling", budget="1G")
     text = next(m.value for m in at.markdown if m.value.startswith("**φ = "))
@@ -181,7 +178,7 @@ def test_scaling_inverse_solver_finds_the_largest_phi():
 
 
 def test_scaling_mobilenet_lab():
-    model = state.mobilenet_model()
+    model = state.MOBILENET_MODEL
     at = run("scaling", lab="mobilenet", mn_alpha="0.5", mn_rho="0.75")
     assert metrics(at)["Computed cost"] == f"×{_ratio(model, width=0.5, resolution=168):.3f}"
     assert metrics(at)["Predicted cost"] == f"×{0.5 ** 2 * 0.75 ** 2:.3f}"

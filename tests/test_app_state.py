@@ -79,7 +79,6 @@ def test_reserved_streamlit_keys_are_silent():
     assert messages == []
 
 
-@pytest.mark.skipif("efficientnet_b0" not in archlib.list_models(), reason="EfficientNet not registered")
 def test_impossible_combination_falls_back_to_the_model_defaults():
     view, messages = state.decode({"model": "efficientnet_b0", "phi": "8", "beta": "2"})
     assert view.knobs == archlib.config("efficientnet_b0")

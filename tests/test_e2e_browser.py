@@ -21,7 +21,6 @@ from archlib.core.analysis import human
 
 pytestmark = pytest.mark.browser
 
-HAS_EFFNET = "efficientnet_b0" in archlib.list_models()
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +144,6 @@ def test_bad_link_warns_and_falls_back(server, page):
     shot(page, "explore_bad_link")
 
 
-@pytest.mark.skipif(not HAS_EFFNET, reason="EfficientNet not registered")
 def test_scaling_link(server, page):
     open_link(page, server, "/scaling?phi=2&budget=400M")
     base = archlib.analyze("efficientnet_b0").totals()["macs"]

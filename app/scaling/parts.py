@@ -107,9 +107,6 @@ def _latency_text(sol: lab.Solution, name: str, budget: float, hi: float) -> str
 # -- EfficientNet ------------------------------------------------------------
 def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
     model = state.EFFNET_MODEL
-    if model not in archlib.list_models():
-        st.info(f"{model} is not registered yet: the EfficientNet lab appears when the family lands.")
-        return {}
     st.markdown("Depth $d=\\alpha^\\phi$, width $w=\\beta^\\phi$, resolution $r=\\gamma^\\phi$, "
                 "subject to $\\alpha\\beta^2\\gamma^2\\approx 2$ with $\\alpha,\\beta,\\gamma \\geq 1$: FLOPs "
                 "then grow by about $2^\\phi$. Applied to EfficientNet-B0 (the paper's Table 1).")
@@ -186,10 +183,7 @@ PAPER_V1 = {  # Howard et al. 2017, Tables 6 and 7: (Mult-Adds in millions, para
 
 
 def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.mobilenet_model()
-    if model is None:
-        st.info("No MobileNet is registered yet.")
-        return {}
+    model = state.MOBILENET_MODEL
     schema = {k.name: k for k in archlib.get_model(model).knobs}
     res0 = archlib.config(model)["resolution"]
     st.markdown(f"Width multiplier $\\alpha$ thins every layer, resolution multiplier $\\rho$ shrinks the input "
@@ -255,10 +249,7 @@ def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: d
 
 # -- RegNet ------------------------------------------------------------------
 def regnet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.regnet_model()
-    if model is None or "w0" not in P:
-        st.info("No RegNet is registered yet: the RegNet lab appears when the family lands.")
-        return {}
+    model = state.REGNET_MODEL
     st.markdown(f"Block $j$ gets the linear width $u_j = w_0 + w_a \\cdot j$; it is quantised to "
                 f"$w_0 w_m^{{s_j}}$ with $s_j = \\mathrm{{round}}(\\log(u_j/w_0)/\\log w_m)$ and to a multiple of 8. "
                 f"Runs of equal widths are the stages. Defaults from `{model}`.")

@@ -36,7 +36,6 @@ SS_DECODED = "_url_decoded"      # the URL has been read for this session
 SS_MESSAGES = "_url_messages"    # messages about bad URL values, shown until dismissed
 SS_CROSSCHECK = "_crosscheck_for"  # the configuration the cross-check was run for
 SS_SOLVE = "_solve_request"      # the Scaling page's last inverse-solver request
-SS_BUDGET_INPUT = "scaling.budget_text"
 
 DEFAULT_MODELS = ("efficientnet_b0", "mobilenet_v2", "resnet50", "mobilenet_v3_large")
 
@@ -163,48 +162,22 @@ CONCEPTS_PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("e3", "int", 64, "Fire: expand 3x3 filters e3x3", lo=1, hi=1024, step=1),
 )
 
-#: the EfficientNet compound-scaling knobs when the family is not registered (same schema)
-_EFFNET_FALLBACK = (
-    Knob("phi", "float", 0.0, "compound coefficient", lo=0.0, hi=8.0, step=0.1),
-    Knob("alpha", "float", 1.2, "depth base (paper: 1.2)", lo=1.0, hi=2.0, step=0.01),
-    Knob("beta", "float", 1.1, "width base (paper: 1.1)", lo=1.0, hi=2.0, step=0.01),
-    Knob("gamma", "float", 1.15, "resolution base (paper: 1.15)", lo=1.0, hi=2.0, step=0.01),
-)
 EFFNET_MODEL = "efficientnet_b0"
-MOBILENET_MODELS = ("mobilenet_v1", "mobilenet_v2")
-REGNET_KNOBS = ("w0", "wa", "wm")
+EFFNET_KNOBS = ("phi", "alpha", "beta", "gamma")
+MOBILENET_MODEL = "mobilenet_v1"
+REGNET_MODEL = "regnet_y_400mf"
 SCALING_LABS = ("efficientnet", "mobilenet", "regnet")
-
-
-def _registered(name: str) -> bool:
-    return name in archlib.list_models()
-
-
-def regnet_model() -> str | None:
-    """A registered model whose family has RegNet's w0/wa/wm knobs (regnet_y_400mf preferred)."""
-    names = archlib.list_models()
-    ordered = sorted(names, key=lambda n: (n != "regnet_y_400mf", not n.startswith("regnet"), n))
-    for n in ordered:
-        if set(REGNET_KNOBS) <= {k.name for k in archlib.get_model(n).knobs}:
-            return n
-    return None
-
-
-def mobilenet_model() -> str | None:
-    return next((m for m in MOBILENET_MODELS if _registered(m)), None)
 
 
 def scaling_params() -> tuple[Knob | TextParam, ...]:
     """The Scaling page's schema: lab choice, EfficientNet, MobileNet and RegNet knobs, budget."""
-    eff = {k.name: k for k in archlib.get_model(EFFNET_MODEL).knobs} if _registered(EFFNET_MODEL) else {}
+    eff = {k.name: k for k in archlib.get_model(EFFNET_MODEL).knobs}
     out: list[Knob | TextParam] = [_choice("lab", "efficientnet", SCALING_LABS, "which scaling rule")]
-    out += [eff.get(k.name, k) for k in _EFFNET_FALLBACK]
+    out += [eff[name] for name in EFFNET_KNOBS]
     out += [Knob("mn_alpha", "float", 1.0, "MobileNet width multiplier alpha", lo=0.25, hi=2.0, step=0.05),
             Knob("mn_rho", "float", 1.0, "MobileNet resolution multiplier rho (input = 224 rho)",
                  lo=0.25, hi=2.0, step=0.05)]
-    reg = regnet_model()
-    if reg:
-        out += [k for k in archlib.get_model(reg).knobs if k.name not in ("resolution", "num_classes")]
+    out += [k for k in archlib.get_model(REGNET_MODEL).knobs if k.name not in ("resolution", "num_classes")]
     out += [_choice("budget_metric", "macs", ("macs", "params", "latency"), "what the budget limits"),
             TextParam("budget", "1G", "the budget: a count such as 400M or 1.5G, or a latency such as 25ms",
                       max_len=30, check=_check_budget)]

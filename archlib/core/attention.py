@@ -31,8 +31,6 @@ from archlib.errors import ArchlibError
 
 ATTENTIONS = ("softmax", "performer")
 FEATURE_KINDS = ("orthogonal", "iid")
-#: the op kind implementing each attention
-ATTENTION_OP = {"softmax": "attention", "performer": "favor"}
 
 
 def default_features(head_dim: int) -> int:
