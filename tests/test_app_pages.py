@@ -152,6 +152,9 @@ def test_crosscheck_agrees_with_flopcounter_and_fvcore():
     texts = [s.value for s in at.success]
     assert any("FlopCounterMode agrees" in t for t in texts)
     assert any("fvcore agrees" in t for t in texts)
+    rows = at.dataframe[0].value  # the library's CrossCheck, rendered: the whole model first, then modules
+    assert list(rows["module"]) == ["(whole model)", "conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert rows["archlib MACs"].iloc[0] == rows["FlopCounterMode MACs"].iloc[0] == archlib.analyze("lenet").totals()["macs"]
 
 
 # -- Scaling -------------------------------------------------------------------------

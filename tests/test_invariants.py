@@ -11,14 +11,14 @@ import math
 
 import pytest
 import torch
-from checks import assert_agrees_with_torch
+from checks import assert_agrees_with_torch, compare
 from conftest import HUGE_PARAMS, MODELS, small_config
 
 import archlib
 from archlib.core import registry
 from archlib.core.analysis import COUNTS
 from archlib.views.blockgraph import collapse, graph_totals, op_graph
-from archlib.views.crosscheck import compare, fvcore_counts, prefix_sums
+from archlib.views.crosscheck import fvcore_counts, prefix_sums
 
 
 def check_counts_meta(name: str, **knobs) -> None:
