@@ -73,13 +73,25 @@ def test_bad_url_values_are_named_and_ignored(db):
 
 
 def test_custom_configuration_has_no_accuracy(db):
-    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.6"})
+    at = open_page({"model": "mobilenet_v2", "width": "0.6"})  # knobs spelled as on every page
     md = " ".join(m.value for m in at.markdown)
     assert "custom configuration with **no published or measured accuracy**" in md
     fig = spec(at)
     assert any(s.get("type") == "line" for s in fig["layout"].get("shapes", []))
     assert not any(t.get("name") == "your configuration (published)" for t in fig["data"])
-    assert at.query_params["cfg"] == "width=0.6"
+    assert at.query_params["width"] == "0.6" and "cfg" not in at.query_params
+
+
+def test_old_cfg_links_still_open_and_are_rewritten(db):
+    """A link written before the one codec (`cfg=width=0.6;resolution=160`) opens the same configuration;
+    the page then writes the knobs as Explore does."""
+    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.6;resolution=160", "x": "params"})
+    assert not at.warning
+    assert at.session_state["knob.mobilenet_v2.width"] == 0.6
+    assert at.session_state["knob.mobilenet_v2.resolution"] == 160
+    assert {k: at.query_params[k] for k in at.query_params} == {
+        "model": "mobilenet_v2", "width": "0.6", "resolution": "160", "x": "params"}
+    assert "mobilenet_v2** width=0.6;resolution=160" in " ".join(m.value for m in at.markdown)
 
 
 def test_published_configuration_is_ringed(db):
@@ -97,7 +109,7 @@ def test_measured_axis_reads_this_hosts_store(db):
 
 
 def test_measure_button_measures_and_stores(db):
-    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.25;resolution=32"},
+    at = open_page({"model": "mobilenet_v2", "width": "0.25", "resolution": "32"},
                    **{"pareto.m.min_run_time": 0.05})
     btn = next(b for b in at.button if b.label == "Measure latency")
     btn.click().run()
