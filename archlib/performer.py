@@ -24,7 +24,6 @@ from archlib.views.attention_torch import (
     SoftmaxAttention,
     favor,
     gaussian_features,
-    positive_features,
     softmax_attention,
 )
 
@@ -57,12 +56,6 @@ def _single_threaded(fn: F) -> F:
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
-
-
-@_single_threaded
-def kernel_estimate(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """phi(x) . phi(y) with positive features w: an unbiased estimate of exp(x . y)."""
-    return (positive_features(x, w) * positive_features(y, w)).sum(dim=-1)
 
 
 def relative_error(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor) -> float:

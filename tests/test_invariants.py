@@ -13,11 +13,12 @@ import pytest
 import torch
 from checks import assert_agrees_with_torch, compare
 from conftest import HUGE_PARAMS, MODELS, small_config
+from oracles import graph_totals
 
 import archlib
 from archlib.core import registry
 from archlib.core.analysis import COUNTS
-from archlib.views.blockgraph import collapse, graph_totals, op_graph
+from archlib.views.blockgraph import collapse, op_graph
 from archlib.views.crosscheck import fvcore_counts, prefix_sums
 
 

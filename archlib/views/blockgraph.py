@@ -60,10 +60,6 @@ def collapse(g: nx.DiGraph, level: str | int) -> nx.DiGraph:
     return out
 
 
-def graph_totals(g: nx.DiGraph) -> dict[str, int]:
-    return {k: sum(d[k] for _, d in g.nodes(data=True)) for k in COUNTS}
-
-
 def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: int | None = None) -> str:
     """DOT source: boxes labelled with name, shape and costs, filled by `color_by`.
 
