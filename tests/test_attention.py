@@ -133,6 +133,13 @@ def test_vit_qkv_shapes_and_bounds():
         performer.vit_qkv("deit_tiny_patch16_224", block=13)
     with pytest.raises(ArchlibError, match="tokens=9000"):
         performer.measure_latency("softmax", 9000, dim=64, heads=2, features=16)
+    for bad, needle in ((dict(features="16"), "features='16' is not allowed (a str where the Python API takes an int"),
+                        (dict(heads=True), "heads=True is not allowed (a bool"),
+                        (dict(features=5000), "features=5000 is not allowed (out of range)"),
+                        (dict(threads=True), "threads=True")):
+        with pytest.raises(ArchlibError) as e:
+            performer.measure_latency("softmax", 64, **({"dim": 64, "heads": 2, "features": 16} | bad))
+        assert needle in str(e.value)
 
 
 def test_latency_measures_both():
