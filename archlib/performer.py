@@ -163,7 +163,7 @@ def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, featur
 
     if attention not in ATTENTIONS:
         raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
-    _check_sizes(tokens, batch * heads, features, dim=dim)
+    _check_sizes(tokens, heads, features, dim=dim, batch=batch)
     if isinstance(threads, bool) or not (isinstance(threads, int) and 1 <= threads <= 256):
         raise ArchlibError(f"threads={threads!r} is not allowed: threads must be an integer in [1, 256].")
     mod = SoftmaxAttention(dim, heads) if attention == "softmax" else FavorAttention(dim, heads, features)
@@ -183,10 +183,11 @@ def host(threads: int = 1) -> str:
     return f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}"
 
 
-def _check_sizes(tokens: int, heads: int, features: int, *, dim: int = 1) -> None:
+def _check_sizes(tokens: int, heads: int, features: int, *, dim: int = 1, batch: int = 1) -> None:
     """Refuse, before anything is allocated, sizes whose scores or inputs would not fit here."""
-    for name, v in (("tokens", tokens), ("heads", heads), ("dim", dim), ("features", features)):
+    for name, v in (("tokens", tokens), ("heads", heads), ("dim", dim), ("features", features), ("batch", batch)):
         Knob(name, "int", 1, name, lo=1, hi=4096 if name == "features" else MAX_SCORE_ELEMS).parse(v)
+    heads *= batch  # the score matrices of every sample
     if heads * tokens * 3 * dim > MAX_SCORE_ELEMS:
         raise ArchlibError(f"dim={dim} is too large here with {tokens} tokens and {heads} heads: heads x tokens x "
                            f"3 dim must be at most {MAX_SCORE_ELEMS:,} (dim <= {MAX_SCORE_ELEMS // (3 * heads * tokens)}).")
