@@ -22,7 +22,6 @@ from archlib.core.analysis import human
 pytestmark = pytest.mark.browser
 
 
-
 @pytest.fixture(scope="module")
 def server():
     """The app as users run it, from the repository root, on a free port."""
@@ -75,6 +74,17 @@ def test_first_page_renders(server, page):
     a = archlib.analyze(state.default_model())
     expect(metric(page, "MACs")).to_have_text(human(a.totals()["macs"]))
     (ARTIFACTS / "first_render_seconds.txt").write_text(f"{elapsed:.2f}\n")
+
+
+def test_a_link_too_long_to_read_renders_the_defaults_with_a_message(server, page):
+    """A query over the codec's cap (100,000 characters here; the web server itself takes up to about
+    128 KB) is not read: the page renders with its defaults and says why."""
+    from app.ui import state
+    open_link(page, server, "/?model=mobilenet_v2&width=0.5&q=" + "x" * 100_000)
+    expect(page.get_by_text(f"at most {state.MAX_QUERY_CHARS:,} are read")).to_be_visible()
+    expect(metric(page, "MACs")).to_have_text(human(archlib.analyze(state.default_model()).totals()["macs"]))
+    shot(page, "explore_long_link")
+    assert query(page) == {"model": state.default_model()}
 
 
 def test_shared_link_shows_its_numbers(server, page):
