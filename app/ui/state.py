@@ -32,7 +32,8 @@ MODEL = "model"
 RESERVED = frozenset({"embed", "embed_options"})
 #: the Pareto page's old form of the knobs, `cfg=width=0.5;resolution=192`: still read, never written
 LEGACY_CFG = "cfg"
-#: a longer query (keys and values, in characters) is not read at all: no real view needs a tenth of it
+#: a longer query (keys and values, in characters) is not read at all: no real view needs a tenth of it,
+#: and links past 16 KB may not even reach the app (uvicorn's h11 refuses a request head over 16 KB)
 MAX_QUERY_CHARS = 8000
 
 # -- session-state keys (widget keys are built by the helpers below) ----------
