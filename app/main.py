@@ -23,8 +23,8 @@ PAGES = (
     ("scaling.py", "Scaling", ":material/open_in_full:", state.SCALING),
     ("compare.py", "Compare", ":material/compare_arrows:", state.COMPARE),
     ("concepts.py", "Concepts", ":material/school:", state.CONCEPTS),
-    ("pareto.py", "Pareto", ":material/scatter_plot:", "pareto"),
-    ("performer.py", "Performer", ":material/bolt:", "performer"),
+    ("pareto.py", "Pareto", ":material/scatter_plot:", state.PARETO),
+    ("performer.py", "Performer", ":material/bolt:", state.PERFORMER),
 )
 
 pages = {pid: st.Page(ROOT / "pages" / f, title=title, icon=icon, url_path=pid, default=pid == state.EXPLORE)

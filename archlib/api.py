@@ -8,7 +8,7 @@ import networkx as nx
 
 import archlib.families  # noqa: F401  (every family registers its models on import)
 from archlib.core import registry
-from archlib.core.analysis import Analysis
+from archlib.core.analysis import Analysis, parse_level
 from archlib.core.ir import IR
 
 
@@ -52,8 +52,9 @@ def build(name: str, /, **knobs: Any):
 
 
 def graph(name: str, /, *, level: str | int = "block", **knobs: Any) -> nx.DiGraph:
-    """The networkx DiGraph of `name` at `level` (op, unit, block or stage)."""
+    """The networkx DiGraph of `name` at `level` (op, unit, block, stage or a depth)."""
     from archlib.views.blockgraph import collapse, op_graph
 
+    level = parse_level(level)
     g = op_graph(analyze(name, **knobs))
     return g if level == "op" else collapse(g, level)

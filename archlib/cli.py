@@ -9,10 +9,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from archlib import api
 from archlib.core import registry
-from archlib.core.analysis import Analysis, human
+from archlib.core.analysis import Analysis, human, parse_level
+from archlib.core.knobs import parse_given
 from archlib.errors import ArchlibError
 
 
@@ -101,16 +103,16 @@ def format_table(a: Analysis, level: str = "op") -> str:
     return "\n".join(lines)
 
 
-def _level(text: str) -> str | int:
-    """A named level, or a depth given as digits (`--level 2`)."""
-    return int(text) if text.isdigit() else text
+def _knobs(model: str, extra: Sequence[str]) -> dict[str, Any]:
+    """The model's `--NAME VALUE` knobs, parsed from text by its schema (typed for the API)."""
+    return registry.get(model).parse_text(parse_knob_args(extra))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
-    if hasattr(args, "level"):
-        args.level = _level(args.level)
     try:
+        if hasattr(args, "level"):  # a named level, or a depth given as digits (`--level 2`)
+            args.level = parse_level(args.level, text=True)
         if args.cmd in ("list", "knobs") and extra:
             raise ArchlibError(f"unexpected argument {extra[0]!r} for {args.cmd}.")
         if args.cmd == "list":
@@ -120,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "measure":
             out = _cmd_measure(args, parse_knob_args(extra))
         elif args.cmd == "summary":
-            a = api.analyze(args.model, **parse_knob_args(extra))
+            a = api.analyze(args.model, **_knobs(args.model, extra))
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
         else:
-            out = _cmd_graph(args, parse_knob_args(extra))
+            out = _cmd_graph(args, _knobs(args.model, extra))
     except ArchlibError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -132,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
+def _cmd_graph(args: argparse.Namespace, knobs: dict[str, Any]) -> str | None:
     from archlib.views.blockgraph import to_dot, to_svg
 
     dot = to_dot(api.graph(args.model, level=args.level, **knobs), color_by=args.color_by)
@@ -151,14 +153,14 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     from archlib.hardware import measure, store
 
     names = {k.name for k in measure.SETTINGS}
-    settings = {k: v for k, v in pairs.items() if k in names}
-    knobs = {k: v for k, v in pairs.items() if k not in names}
+    settings = parse_given(measure.SETTINGS, {k: v for k, v in pairs.items() if k in names}, text=True)
+    knobs = registry.get(args.model).parse_text({k: v for k, v in pairs.items() if k not in names})
     rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=lambda msg: print(
         msg, file=sys.stderr), **settings)
     if args.json:
         return json.dumps(rec, default=str)
     r, h, cfg = rec["result"], rec["host"], rec["settings"]
-    where = f"{h.get('device_name') or h.get('cpu') or cfg['device']}, {cfg['threads']} thread(s), torch {h.get('torch')}"
+    where = f"{h['device'] if cfg['device'] == 'cuda' else h.get('cpu')}, {cfg['threads']} thread(s), torch {h.get('torch')}"
     if args.kind == "energy":
         return f"{args.model} energy on {where}: {r.get('status', '')} {json.dumps({k: v for k, v in r.items() if k != 'status'})}"
     peak = f"{r['peak_bytes'] / 1e6:.1f} MB measured" if r.get("peak_bytes") else "peak memory not measured"

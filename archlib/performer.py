@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 import torch
 
 from archlib.core.attention import ATTENTIONS, FEATURE_KINDS
+from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
 from archlib.views.attention_torch import (
     FavorAttention,
     SoftmaxAttention,
     favor,
     gaussian_features,
-    positive_features,
     softmax_attention,
 )
 
@@ -57,12 +57,6 @@ def _single_threaded(fn: F) -> F:
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
-
-
-@_single_threaded
-def kernel_estimate(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """phi(x) . phi(y) with positive features w: an unbiased estimate of exp(x . y)."""
-    return (positive_features(x, w) * positive_features(y, w)).sum(dim=-1)
 
 
 def relative_error(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor) -> float:
@@ -169,8 +163,8 @@ def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, featur
 
     if attention not in ATTENTIONS:
         raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
-    _check_sizes(tokens, batch * heads, features, dim=dim)
-    if not (isinstance(threads, int) and 1 <= threads <= 256):
+    _check_sizes(tokens, heads, features, dim=dim, batch=batch)
+    if isinstance(threads, bool) or not (isinstance(threads, int) and 1 <= threads <= 256):
         raise ArchlibError(f"threads={threads!r} is not allowed: threads must be an integer in [1, 256].")
     mod = SoftmaxAttention(dim, heads) if attention == "softmax" else FavorAttention(dim, heads, features)
     x = torch.randn(batch, tokens, 3 * dim)
@@ -189,16 +183,14 @@ def host(threads: int = 1) -> str:
     return f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}"
 
 
-def _check_sizes(tokens: int, heads: int, features: int, *, dim: int = 1) -> None:
+def _check_sizes(tokens: int, heads: int, features: int, *, dim: int = 1, batch: int = 1) -> None:
     """Refuse, before anything is allocated, sizes whose scores or inputs would not fit here."""
-    for name, v in (("tokens", tokens), ("heads", heads), ("dim", dim)):
-        if not (isinstance(v, int) and v >= 1):
-            raise ArchlibError(f"{name}={v!r} is not allowed: {name} must be an integer >= 1.")
+    for name, v in (("tokens", tokens), ("heads", heads), ("dim", dim), ("features", features), ("batch", batch)):
+        Knob(name, "int", 1, name, lo=1, hi=4096 if name == "features" else MAX_SCORE_ELEMS).parse(v)
+    heads *= batch  # the score matrices of every sample
     if heads * tokens * 3 * dim > MAX_SCORE_ELEMS:
         raise ArchlibError(f"dim={dim} is too large here with {tokens} tokens and {heads} heads: heads x tokens x "
                            f"3 dim must be at most {MAX_SCORE_ELEMS:,} (dim <= {MAX_SCORE_ELEMS // (3 * heads * tokens)}).")
     if heads * tokens * tokens > MAX_SCORE_ELEMS:
         raise ArchlibError(f"tokens={tokens} is too large here with {heads} heads: heads x tokens^2 must be at "
                            f"most {MAX_SCORE_ELEMS:,} (tokens <= {math.isqrt(MAX_SCORE_ELEMS // heads)}).")
-    if not 1 <= features <= 4096:
-        raise ArchlibError(f"features={features} is not allowed: features must be in [1, 4096].")

@@ -10,7 +10,6 @@ from app.ui import state
 P = {p.name: p for p in data.PARAMS}
 model = st.session_state[state.MODEL]
 parts.open_pending()
-parts.seed_from_url(P, model)
 view = parts.filters(P)
 
 st.title("Where does it sit?")
@@ -57,4 +56,4 @@ with tabs[3]:
 with tabs[4]:
     meas.hosts_panel(store, this_host)
 
-parts.publish(view, P, model)
+parts.publish(view, model)

@@ -8,7 +8,6 @@ import streamlit as st
 from app.performer import charts, parts
 from archlib.core.analysis import human
 
-parts.seed_from_url()
 st.title("Performers: FAVOR+ against softmax attention")
 st.caption("Softmax attention builds the N x N score matrix: O(N² d) MACs and memory. FAVOR+ (Choromanski et al. "
            "2021) estimates it with m positive random features, SM(x, y) = E_w[exp(w·x − |x|²/2) "

@@ -36,6 +36,12 @@ def test_summary_json_matches_analyze(capsys):
     assert sum(layer["macs"] for layer in out["layers"]) == t["macs"]
 
 
+def test_summary_level_takes_a_depth_in_digits(capsys):
+    assert main(["summary", "resnet50", "--level", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{k} " in out for k in ("stem", "s1", "s4", "head"))
+
+
 def test_summary_text_has_totals(capsys):
     assert main(["summary", "lenet"]) == 0
     out = capsys.readouterr().out
@@ -55,6 +61,8 @@ def test_graph_formats(capsys, fmt, marker):
     (["summary", "mobilenet_v2", "--bogus", "1"], "unknown knob 'bogus'"),
     (["summary", "mobilenet_v2", "--width"], "has no value"),
     (["graph", "mobilenet_v2", "--level", "galaxy"], "level='galaxy'"),
+    (["summary", "mobilenet_v2", "--level", "99"], "level='99' is not allowed (out of range)"),
+    (["summary", "mobilenet_v2", "--level", "1" + "0" * 400], "is not allowed (out of range)"),
     (["summary", "mobilenet_v2", "--resolution", "1e9"], "resolution must be an integer in [32, 1024]"),
 ])
 def test_bad_input_exits_2_without_traceback(args, needle):

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 import archlib
 from app.ui import cache, state, tables, widgets
-from archlib.core.analysis import LEVELS, Analysis, human
+from archlib.core.analysis import Analysis, human
 from archlib.core.knobs import Knob
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from archlib.views.crosscheck import CrossCheck
 
 PAGE = state.EXPLORE
 MAX_GRAPH_NODES = 2500  # `dot` takes over a second past ~2000 nodes: ask for a coarser level
@@ -168,24 +169,9 @@ def code(model: str, knobs: dict[str, Any]) -> None:
     st.code(cli, language="bash")
 
 
-def _extras(a: Analysis) -> dict[str, Counter]:
-    """Per module: fvcore's count minus MACs, by operator: the reason the two numbers differ."""
-    out: dict[str, Counter] = {}
-    for r in a.rows:
-        extra = r.cost.fvcore - r.cost.macs
-        if extra:
-            parts = r.name.split(".")
-            for n in range(len(parts) + 1):
-                out.setdefault(".".join(parts[:n]), Counter())[r.op] += extra
-    return out
-
-
-_WHY = {"bn2d": "BN 2/elem", "layernorm": "LayerNorm 5/elem", "adaptive_avgpool2d": "adaptive pool 1/input elem"}
-
-
 def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
     """Count the built model with FlopCounterMode and fvcore; compare per module with archlib."""
-    from archlib.views.crosscheck import prefix_sums
+    from archlib.views import crosscheck as cc
 
     st.markdown(
         "Builds the real `torch.nn.Module` (module names = table names) and counts it with two independent "
@@ -195,11 +181,8 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
         "BatchNorm, 5 per element of a LayerNorm and 1 per input element of an adaptive average pool, and "
         "nothing for activations, adds or max pools; archlib's `fvcore` column follows that convention. "
         "Attention computed by fused kernels has no fvcore handle, so fvcore comes out low there.")
-    macs, params = a.totals()["macs"], a.totals()["params"]
-    if macs > cache.CROSSCHECK_MAX_MACS or params > cache.CROSSCHECK_MAX_PARAMS:
-        st.warning(f"This configuration has {human(macs)} MACs and {human(params)} parameters; live cross-checks "
-                   f"run up to {human(cache.CROSSCHECK_MAX_MACS)} MACs and {human(cache.CROSSCHECK_MAX_PARAMS)} "
-                   "parameters here (fvcore needs a real model and forward pass).", icon=":material/block:")
+    if refused := cc.too_large(a):
+        st.warning(widgets.md_escape(refused), icon=":material/block:")
         return
     key = (model, items)
     if st.button("Run the cross-check", type="primary", icon=":material/play_arrow:", key="run_crosscheck"):
@@ -209,64 +192,37 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
         return
     try:
         with st.spinner("Building the model and counting with FlopCounterMode and fvcore…"):
-            res = cache.crosscheck(model, items)
+            check = cache.crosscheck(model, items)
     except archlib.ArchlibError as e:
         st.error(widgets.md_escape(str(e)), icon=":material/error:")
         return
-    ours_macs = prefix_sums({r.name: r.cost.macs for r in a.rows})
-    ours_fv = prefix_sums({r.name: r.cost.fvcore for r in a.rows})
-    extras = _extras(a)
-    fc, fv = res["flopcounter"], res["fvcore"]
-    _crosscheck_summary(ours_macs, ours_fv, fc, fv, extras)
+    _crosscheck_summary(check)
     depth = st.segmented_control("Modules down to", ["stage", "block", "unit", "op"], default="block",
                                  required=True, key="crosscheck_depth")
-    rows = _crosscheck_rows(a, LEVELS[depth], ours_macs, ours_fv, fc, fv, extras)
+    rows = [{"module": m.module or "(whole model)", "archlib MACs": m.macs, "FlopCounterMode MACs": m.flopcounter,
+             "agree": "✓" if m.macs_agree else "✗", "archlib (fvcore conv.)": m.fvcore_convention,
+             "fvcore": m.fvcore, "agree ": "✓" if m.fvcore_agrees else "✗", "fvcore − MACs": m.fvcore - m.macs,
+             "why they differ": m.reason} for m in check.down_to(depth)]
     st.dataframe(rows, hide_index=True, height=420, column_config={
         c: st.column_config.NumberColumn(format="localized")
         for c in ("archlib MACs", "FlopCounterMode MACs", "archlib (fvcore conv.)", "fvcore", "fvcore − MACs")})
 
 
-def _crosscheck_rows(a: Analysis, limit: int, ours_macs: dict, ours_fv: dict, fc: dict, fv: dict,
-                     extras: dict) -> list[dict[str, Any]]:
-    """One row per module above the depth `limit`, in execution order, with both comparisons."""
-    order = {"": -1}
-    for i, r in enumerate(a.rows):
-        parts = r.name.split(".")
-        for n in range(1, len(parts) + 1):
-            order.setdefault(".".join(parts[:n]), i)
-    names = sorted((k for k in set(ours_macs) | set(fc) | set(fv) if k == "" or k.count(".") < limit),
-                   key=lambda k: (order.get(k, len(a.rows)), k))
-    rows = []
-    for k in names:
-        if not (ours_macs.get(k) or fc.get(k) or fv.get(k)):
-            continue
-        why = ", ".join(f"{_WHY.get(op, op)}: {human(v)}" for op, v in extras.get(k, Counter()).items())
-        rows.append({"module": k or "(whole model)", "archlib MACs": ours_macs.get(k, 0),
-                     "FlopCounterMode MACs": fc.get(k, 0),
-                     "agree": "✓" if ours_macs.get(k, 0) == fc.get(k, 0) else "✗",
-                     "archlib (fvcore conv.)": ours_fv.get(k, 0), "fvcore": fv.get(k, 0),
-                     "agree ": "✓" if ours_fv.get(k, 0) == fv.get(k, 0) else "✗",
-                     "fvcore − MACs": fv.get(k, 0) - ours_macs.get(k, 0), "why they differ": why})
-    return rows
-
-
-def _crosscheck_summary(ours_macs: dict, ours_fv: dict, fc: dict, fv: dict, extras: dict) -> None:
-    mods = set(ours_macs) | set(fc)
-    bad_fc = sorted(k for k in mods if ours_macs.get(k, 0) != fc.get(k, 0) and (ours_macs.get(k) or fc.get(k)))
-    mods_fv = set(ours_fv) | set(fv)
-    bad_fv = sorted(k for k in mods_fv if ours_fv.get(k, 0) != fv.get(k, 0) and (ours_fv.get(k) or fv.get(k)))
+def _crosscheck_summary(check: CrossCheck) -> None:
+    total, bad_fc, bad_fv = check.total, check.flopcounter_mismatches, check.fvcore_mismatches
     c = st.columns(3)
-    c[0].metric("archlib MACs", human(ours_macs.get("", 0)), help=f"{ours_macs.get('', 0):,}", border=True)
-    c[1].metric("FlopCounterMode FLOPs / 2", human(fc.get("", 0)), help=f"{fc.get('', 0):,}",
-                delta=f"{fc.get('', 0) - ours_macs.get('', 0):+,}", delta_color="off", border=True)
-    c[2].metric("fvcore total", human(fv.get("", 0)), help=f"{fv.get('', 0):,}",
-                delta=f"{fv.get('', 0) - ours_macs.get('', 0):+,} vs MACs", delta_color="off", border=True)
+    c[0].metric("archlib MACs", human(total.macs), help=f"{total.macs:,}", border=True)
+    c[1].metric("FlopCounterMode FLOPs / 2", human(total.flopcounter), help=f"{total.flopcounter:,}",
+                delta=f"{total.flopcounter - total.macs:+,}", delta_color="off", border=True)
+    c[2].metric("fvcore total", human(total.fvcore), help=f"{total.fvcore:,}",
+                delta=f"{total.fvcore - total.macs:+,} vs MACs", delta_color="off", border=True)
     if not bad_fc:
-        st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all {len(mods) - 1} "
-                   "modules it reports.", icon=":material/check_circle:")
+        st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all "
+                   f"{len(check.modules) - 1} modules it reports.", icon=":material/check_circle:")
     else:
-        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. {', '.join(bad_fc[:5])}.")
-    why = ", ".join(f"{_WHY.get(op, op)} {human(v)}" for op, v in extras.get("", Counter()).items()) or "nothing"
+        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. "
+                 f"{', '.join(k or '(whole model)' for k in bad_fc[:5])}.")
+    why = total.reason.replace(": ", " ") or "nothing"
     if not bad_fv:
         st.success(f"fvcore agrees with archlib's fvcore-convention count in every module; its total exceeds "
                    f"the MACs by {why}.", icon=":material/check_circle:")

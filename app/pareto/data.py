@@ -15,13 +15,11 @@ from typing import Any
 import pandas as pd
 
 import archlib
-from app.ui.state import TextParam
-from archlib.core.knobs import Knob
+from app.ui import schema
 from archlib.data import pareto, results
-from archlib.errors import ArchlibError
 
-PAGE = "pareto"
-#: x axes: column of the points table, axis title, unit
+PAGE = schema.PARETO
+#: x axes (schema.PARETO_AXES, the URL's `x`): column of the points table, axis title with its unit
 AXES: dict[str, tuple[str, str]] = {
     "macs": ("macs_M", "MACs (millions, log)"),
     "params": ("params_M", "Parameters (millions, log)"),
@@ -29,39 +27,12 @@ AXES: dict[str, tuple[str, str]] = {
     "latency": ("latency_ms", "Published latency (ms, log) on the chosen device"),
     "measured": ("measured_ms", "Latency measured on this host (ms, log)"),
 }
-FRONTS = ("both", "source", "overall", "none")
 RESULTS = results.load()
 FAMILIES = tuple(results.families(RESULTS))
 SOURCES = tuple(results.sources(RESULTS))
 DEVICES = tuple(results.devices(RESULTS))
-
-
-def _list_check(allowed: Iterable[str], name: str):
-    allowed = tuple(allowed)
-
-    def check(text: str) -> None:
-        bad = [t for t in split(text) if t not in allowed]
-        if bad:
-            raise ArchlibError(f"{name}={bad[0][:40]!r} is not allowed: {name} must be a comma-separated list "
-                               f"of {', '.join(allowed)}.")
-    return check
-
-
-def split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-PARAMS: tuple[Knob | TextParam, ...] = (
-    Knob("x", "choice", "macs", "the cost axis", choices=tuple(AXES)),
-    TextParam("fam", "", "families shown (comma-separated; empty: all)", max_len=400,
-              check=_list_check(FAMILIES, "fam")),
-    TextParam("src", "", "sources shown (comma-separated; empty: all)", max_len=80,
-              check=_list_check(SOURCES, "src")),
-    Knob("dev", "choice", DEVICES[0], "device of the published latency", choices=DEVICES),
-    Knob("front", "choice", "both", "Pareto frontiers drawn", choices=FRONTS),
-    Knob("unverified", "bool", True, "show values marked unverified"),
-    TextParam("cfg", "", "knobs of the sidebar model shown on the cost axis (name=value;...)", max_len=200),
-)
+PARAMS = schema.pareto_params()
+split = schema.split
 
 
 def canon(model: str, knobs: Mapping[str, Any]) -> str:

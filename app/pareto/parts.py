@@ -1,5 +1,5 @@
-"""The Pareto page's parts: URL seeding, filters, the chart with click-to-open, the user's
-configurations, and the downloads."""
+"""The Pareto page's parts: filters, the chart with click-to-open, the user's configurations,
+the downloads and the link (its URL schema is app.ui.schema's, read by the one codec)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,23 +24,6 @@ CHART = "pareto.chart"
 
 def key(name: str) -> str:
     return state.param_key(PAGE, name)
-
-
-def seed_from_url(params: dict[str, Any], model: str) -> None:
-    """On this page's first run in a session: its URL parameters, and `cfg` (the sidebar
-    model's knobs shown on the cost axis), into session state."""
-
-    def cfg(query: dict[str, str]) -> list[str]:
-        if not query.get("cfg"):
-            return []
-        try:
-            for k, v in results.parse_knobs(model, query["cfg"]).items():
-                st.session_state[state.knob_key(model, k)] = v
-        except ArchlibError as e:
-            return [f"cfg: {e} Using the model's current knobs."]
-        return []
-
-    widgets.seed_page_params(PAGE, params, extra=cfg)
 
 
 def current_knobs(model: str, slot: int = 1) -> dict[str, Any]:
@@ -166,11 +149,9 @@ def downloads(df: pd.DataFrame, axis: str, fronts: dict[str, list[Any]]) -> None
     c.caption("PNG: the camera button of the chart's toolbar (top right of the chart) saves it at 2x.")
 
 
-def publish(view: dict[str, Any], params: dict[str, Any], model: str) -> None:
-    """This view in the URL (only what differs from the defaults) and the link to copy."""
-    query = {state.MODEL: model} | widgets.changed(view, params)
-    knobs = current_knobs(model)
-    if knobs:
-        query["cfg"] = results.format_knobs(knobs)
-    widgets.publish_query(query, PAGE, help="Opening it shows this chart, these filters and the sidebar "
-                          "model's configuration.")
+def publish(view: dict[str, Any], model: str) -> None:
+    """This view in the URL (the sidebar model's knobs as on every page; only what differs from the
+    defaults) and the link to copy."""
+    knobs = archlib.config(model) | current_knobs(model)
+    widgets.publish(state.View(PAGE, model, knobs, view), PAGE, help="Opening it shows this chart, these "
+                    "filters and the sidebar model's configuration.")

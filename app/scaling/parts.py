@@ -10,7 +10,7 @@ import streamlit as st
 
 import archlib
 from app.scaling import lab
-from app.ui import charts, state, tables, widgets
+from app.ui import charts, schema, state, tables, widgets
 from archlib.core.analysis import human
 from archlib.core.knobs import Knob
 
@@ -34,7 +34,7 @@ def budget_box(P: dict[str, Knob], *, what: str) -> tuple[str, float | None]:
     metric = _pick("budget_metric", P, c[0], label="Budget on", style="pills", format_func=METRIC_LABELS.get)
     text = _pick("budget", P, c[1], label="Budget", placeholder="400M, 1.5G or 25ms")
     try:
-        budget = state.parse_budget(text, metric) if text else None
+        budget = schema.parse_budget(text, metric) if text else None
     except archlib.ArchlibError as e:
         c[2].error(widgets.md_escape(str(e)), icon=":material/error:")
         return metric, None
@@ -106,10 +106,7 @@ def _latency_text(sol: lab.Solution, name: str, budget: float, hi: float) -> str
 
 # -- EfficientNet ------------------------------------------------------------
 def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.EFFNET_MODEL
-    if model not in archlib.list_models():
-        st.info(f"{model} is not registered yet: the EfficientNet lab appears when the family lands.")
-        return {}
+    model = schema.EFFNET_MODEL
     st.markdown("Depth $d=\\alpha^\\phi$, width $w=\\beta^\\phi$, resolution $r=\\gamma^\\phi$, "
                 "subject to $\\alpha\\beta^2\\gamma^2\\approx 2$ with $\\alpha,\\beta,\\gamma \\geq 1$: FLOPs "
                 "then grow by about $2^\\phi$. Applied to EfficientNet-B0 (the paper's Table 1).")
@@ -186,11 +183,8 @@ PAPER_V1 = {  # Howard et al. 2017, Tables 6 and 7: (Mult-Adds in millions, para
 
 
 def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.mobilenet_model()
-    if model is None:
-        st.info("No MobileNet is registered yet.")
-        return {}
-    schema = {k.name: k for k in archlib.get_model(model).knobs}
+    model = schema.MOBILENET_MODEL
+    knobs_of = {k.name: k for k in archlib.get_model(model).knobs}
     res0 = archlib.config(model)["resolution"]
     st.markdown(f"Width multiplier $\\alpha$ thins every layer, resolution multiplier $\\rho$ shrinks the input "
                 f"({res0}ρ px): cost grows as $\\alpha^2\\rho^2$, parameters as $\\alpha^2$. Applied to `{model}`.")
@@ -202,7 +196,7 @@ def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
     t0, t = lab.totals(model, ()), lab.totals(model, tuple(sorted(knobs.items())))
     if t is None:
         st.error(f"α={alpha:g}, ρ={rho:g} ({res} px) is outside {model}'s allowed range: width must be "
-                 f"{schema['width'].describe_range()}, resolution {schema['resolution'].describe_range()}.")
+                 f"{knobs_of['width'].describe_range()}, resolution {knobs_of['resolution'].describe_range()}.")
         return {"mn_alpha": alpha, "mn_rho": rho}
     m = st.columns(5)
     _metric(m[0], "Predicted cost", f"×{alpha ** 2 * rho ** 2:.3f}", help="α²ρ²")
@@ -216,13 +210,13 @@ def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
                     "(resolution); the paper's columns are shown for mobilenet_v1.")
         st.dataframe(_mobilenet_table(model, res0), hide_index=True)
     with right:
-        st.plotly_chart(_mobilenet_curves(model, alpha, rho, res0, schema), key="mn_curves")
+        st.plotly_chart(_mobilenet_curves(model, alpha, rho, res0, knobs_of), key="mn_curves")
     with st.container(border=True):
         st.markdown(f"**Inverse solver: the largest α at ρ = {rho:g} within a budget**")
         metric, budget = budget_box(P, what="α")
         if budget is not None:
             solve(model, lambda x: {"width": x, "resolution": res}, metric, budget,
-                  lo=float(schema["width"].lo), hi=float(schema["width"].hi), name="α", step=0.01)
+                  lo=float(knobs_of["width"].lo), hi=float(knobs_of["width"].hi), name="α", step=0.01)
     return {"mn_alpha": alpha, "mn_rho": rho}
 
 
@@ -240,10 +234,10 @@ def _mobilenet_table(model: str, res0: int) -> pd.DataFrame:
     return df if model == "mobilenet_v1" else df.drop(columns=["paper MACs", "paper params"])
 
 
-def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: dict[str, Knob]):
+def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, knobs_of: dict[str, Knob]):
     xs = [round(x, 3) for x in np.arange(0.25, 2.0001, 0.125)]
     base = lab.totals(model, ())["macs"]
-    width = [lab.cost(model, {"width": x}, "macs") if schema["width"].lo <= x <= schema["width"].hi else None
+    width = [lab.cost(model, {"width": x}, "macs") if knobs_of["width"].lo <= x <= knobs_of["width"].hi else None
              for x in xs]
     res = [lab.cost(model, {"resolution": int(np.floor(res0 * x + 0.5))}, "macs") for x in xs]
     lines = {"width α (computed)": [c / base if c else None for c in width],
@@ -255,10 +249,7 @@ def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: d
 
 # -- RegNet ------------------------------------------------------------------
 def regnet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.regnet_model()
-    if model is None or "w0" not in P:
-        st.info("No RegNet is registered yet: the RegNet lab appears when the family lands.")
-        return {}
+    model = schema.REGNET_MODEL
     st.markdown(f"Block $j$ gets the linear width $u_j = w_0 + w_a \\cdot j$; it is quantised to "
                 f"$w_0 w_m^{{s_j}}$ with $s_j = \\mathrm{{round}}(\\log(u_j/w_0)/\\log w_m)$ and to a multiple of 8. "
                 f"Runs of equal widths are the stages. Defaults from `{model}`.")

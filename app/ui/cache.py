@@ -13,16 +13,13 @@ import archlib
 from archlib.core.analysis import Analysis, group_key
 from archlib.hardware.host import available_memory
 from archlib.views import blockgraph
+from archlib.views.crosscheck import CrossCheck
 
 if TYPE_CHECKING:
     import networkx as nx
     import pandas as pd
 
 Items = tuple[tuple[str, Any], ...]
-
-#: cross-checks past this many MACs are refused: fvcore needs a real forward pass here
-CROSSCHECK_MAX_MACS = 30_000_000_000
-CROSSCHECK_MAX_PARAMS = 400_000_000  # 1.6 GB of float32 weights, built for real
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -84,14 +81,7 @@ def graph_png(model: str, items: Items, level: str, color: str, rankdir: str) ->
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def crosscheck(model: str, items: Items) -> dict[str, Any]:
-    """Build the model and count it with FlopCounterMode (meta) and fvcore (real batch of 1)."""
-    from archlib.core import registry
-    from archlib.views import crosscheck as cc
-
-    a = analysis(model, items)
-    registry.check_size(model, a.ir, for_build=True)
-    cc.check_fits(a, available=available_memory("cpu"))  # refused before anything is allocated
-    fc = cc.flopcounter_macs(a.ir)
-    fv_by_module, _ = cc.fvcore_counts(a.ir)
-    return {"flopcounter": fc, "fvcore": fv_by_module}
+def crosscheck(model: str, items: Items) -> CrossCheck:
+    """archlib's cross-check of this configuration: built, counted by FlopCounterMode and fvcore,
+    compared per module (refused before anything is allocated when it would not fit here)."""
+    return CrossCheck.run(analysis(model, items), available=available_memory("cpu"))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from archlib.core.cost import KINDS, OpCost, is_view, op_cost
 from archlib.core.ir import IR, Shape
+from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
 
 COUNTS = ("params", "buffers", "macs", "flops", "elementwise", "activations", "fvcore")
@@ -22,6 +24,14 @@ OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
 
 #: named levels of the hierarchy (see group_key); the depths are for integer comparisons only
 LEVELS = {"stage": 1, "block": 2, "unit": 3, "op": 99}
+#: a level may also be a depth: name components kept (deeper than any name is the op level)
+MAX_DEPTH = 32
+_DEPTH = Knob("level", "int", 2, "depth: name components kept", lo=1, hi=MAX_DEPTH)
+#: the memory estimate's settings, validated like knobs
+MEMORY = (Knob("batch", "int", 1, "samples per batch", lo=1, hi=65536),
+          Knob("dtype", "choice", "float32", "number format", choices=tuple(DTYPE_BYTES)),
+          Knob("optimizer", "choice", "sgd_momentum", "optimizer state kept per parameter",
+               choices=tuple(OPTIMIZER_STATE)))
 
 
 class Row(NamedTuple):
@@ -81,19 +91,38 @@ def group_key(name: str, level: str | int) -> str:
     component below the block (`s3.b1.dw`, `stem.conv`). op: the name. An integer level
     is a plain prefix of that many components.
     """
-    if isinstance(level, int) and not isinstance(level, bool):
-        return group_of(name, _depth(level))
+    level = parse_level(level)
+    if isinstance(level, int):
+        return group_of(name, level)
     if level == "op":
         return name
     parts = name.split(".")
     if level == "stage" or len(parts) == 1:
-        return parts[0] if level in LEVELS else group_of(name, _depth(level))
+        return parts[0]
     n = 2 if _BLOCK.fullmatch(parts[1]) or _STAGE.fullmatch(parts[0]) else 1
-    if level == "unit":
-        n += 1
-    elif level != "block":
-        _depth(level)  # raises with the allowed levels
-    return ".".join(parts[:n])
+    return ".".join(parts[:n + (level == "unit")])
+
+
+def parse_level(level: Any, *, text: bool = False) -> str | int:
+    """A level of the name hierarchy: stage, block, unit or op, or a depth (an int in [1, 32]).
+
+    The one validator of levels (analysis, graph, CLI, app); `text=True` reads a command-line
+    or URL string, where a depth is written in digits. Anything else raises ArchlibError.
+    """
+    if isinstance(level, str) and level in LEVELS:
+        return level
+    why = ""
+    try:
+        if text and isinstance(level, str) and level.strip().isdigit():
+            return _DEPTH.parse_text(level)
+        if not text and not isinstance(level, (str, bool)) and hasattr(level, "__index__"):
+            return _DEPTH.parse(level)
+        if not isinstance(level, str):
+            why = f" (a {type(level).__name__}; a level is a str or an int)"
+    except ArchlibError:
+        why = " (out of range)"
+    raise ArchlibError(f"level={reprlib.repr(level)} is not allowed{why}: level must be one of "
+                       f"{', '.join(LEVELS)} or a depth, an integer in [1, {MAX_DEPTH}].")
 
 
 @dataclass(frozen=True)
@@ -129,7 +158,7 @@ class Analysis:
 
     def by_group(self, level: str | int = "block") -> list[tuple[str, dict[str, int]]]:
         """Sums per name prefix at `level` (stage, block, unit, op or a depth), in order."""
-        _depth(level)
+        level = parse_level(level)
         out: dict[str, dict[str, int]] = {}
         for r in self.rows:
             acc = out.setdefault(group_key(r.name, level), _zero())
@@ -163,14 +192,8 @@ class Analysis:
         last reader, in execution order, plus the weights. Training: weights, gradients,
         optimizer state, and every non-view op output kept for the backward pass.
         """
-        if dtype not in DTYPE_BYTES:
-            raise ArchlibError(f"dtype={dtype!r} is not allowed: dtype must be one of {', '.join(DTYPE_BYTES)}.")
-        if optimizer not in OPTIMIZER_STATE:
-            raise ArchlibError(f"optimizer={optimizer!r} is not allowed: optimizer must be one of "
-                               f"{', '.join(OPTIMIZER_STATE)}.")
-        if not (isinstance(batch, int) and 1 <= batch <= 65536):
-            raise ArchlibError(f"batch={batch!r} is not allowed: batch must be an integer in [1, 65536].")
-        nbytes = DTYPE_BYTES[dtype]
+        cfg = resolve(MEMORY, {"batch": batch, "dtype": dtype, "optimizer": optimizer}, model="memory")
+        batch, nbytes, optimizer = cfg["batch"], DTYPE_BYTES[cfg["dtype"]], cfg["optimizer"]
         t = self._totals
         weights = (t["params"] + t["buffers"]) * nbytes
         peak_elems, saved = _liveness(self.ir, [r.cost for r in self.rows])
@@ -196,14 +219,6 @@ class Analysis:
             "totals": t,
             "layers": [r.as_dict() for r in self.rows],
         }
-
-
-def _depth(level: str | int) -> int:
-    if isinstance(level, int) and level >= 1:
-        return level
-    if level in LEVELS:
-        return LEVELS[level]
-    raise ArchlibError(f"level={level!r} is not allowed: level must be one of {', '.join(LEVELS)} or a depth >= 1.")
 
 
 def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:

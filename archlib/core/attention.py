@@ -31,8 +31,6 @@ from archlib.errors import ArchlibError
 
 ATTENTIONS = ("softmax", "performer")
 FEATURE_KINDS = ("orthogonal", "iid")
-#: the op kind implementing each attention
-ATTENTION_OP = {"softmax": "attention", "performer": "favor"}
 
 
 def default_features(head_dim: int) -> int:
@@ -83,7 +81,7 @@ def favor_attention(b: IRBuilder, name: str, qkv: str, heads: int, features: int
     if feature_kind not in FEATURE_KINDS:
         raise ArchlibError(f"feature_kind={feature_kind!r} is not allowed: feature_kind must be one of "
                            f"{', '.join(FEATURE_KINDS)}.")
-    if not (isinstance(features, int) and features >= 1):
+    if isinstance(features, bool) or not (isinstance(features, int) and features >= 1):
         raise ArchlibError(f"features={features!r} is not allowed: features must be an integer >= 1.")
     return b.emit(name, "favor", [qkv], (n, dim), dim=dim, heads=heads, features=features,
                   feature_kind=feature_kind, redraw=bool(redraw))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archlib.core.ir import IR
-from archlib.core.knobs import Knob, resolve, with_defaults
+from archlib.core.knobs import Knob, parse_given, resolve, with_defaults
 from archlib.errors import ArchlibError
 
 #: configurations past these sizes are refused before anything is lowered or built
@@ -48,6 +48,10 @@ class ModelEntry:
     def config(self, **given: Any) -> dict[str, Any]:
         """Validated configuration: this model's defaults overridden by `given`."""
         return resolve(self.knobs, given, model=self.name)
+
+    def parse_text(self, given: Mapping[str, str]) -> dict[str, Any]:
+        """Knob values written as text (a URL, the CLI, the results CSV), typed; only those given."""
+        return parse_given(self.knobs, given, model=self.name, text=True)
 
 
 _MODELS: dict[str, ModelEntry] = {}

@@ -134,9 +134,7 @@ def parse_knobs(model: str, text: str) -> dict[str, Any]:
             raise ArchlibError(f"archlib_knobs part {part[:40]!r} is not allowed: write name=value pairs "
                                "separated by ';' (e.g. width=0.75;resolution=192).")
         given[name.strip()] = value.strip()
-    entry = registry.get(model)
-    cfg = entry.config(**given)
-    return {k: cfg[k] for k in given}
+    return registry.get(model).parse_text(given)
 
 
 def _number(col: str, raw: str, line: int) -> float | None:

@@ -53,12 +53,14 @@ TABLE = (Row(1, 3, 1, 16, 1), Row(6, 3, 2, 24, 2), Row(6, 5, 2, 40, 2), Row(6, 3
 HEAD = 1280
 
 
-def mbconv(b: IRBuilder, x: str, out_ch: int, t: float, k: int, stride: int) -> str:
+def mbconv(b: IRBuilder, x: str, out_ch: int, t: float, k: int, stride: int, *, se_ratio: float = 0.25) -> str:
     """The shared inverted residual with EfficientNet's numbers: expand to make_divisible(in x t)
-    (none when that is the input width), kxk depthwise, SE squeezing to max(1, in // 4), SiLU."""
+    (none when that is the input width), kxk depthwise, SE squeezing to max(1, int(in x se_ratio))
+    (in // 4 at the paper's 0.25; 0: no SE), SiLU."""
     in_ch = b.shape(x)[0]
+    se_ch = max(1, int(in_ch * se_ratio)) if se_ratio else 0
     return inverted_residual(b, x, out_ch, hidden=make_divisible(in_ch * t), kernel=k, stride=stride, act="silu",
-                             se_ch=max(1, in_ch // 4), se_act="silu", norm=NORM)
+                             se_ch=se_ch, se_act="silu", norm=NORM)
 
 
 def classifier(b: IRBuilder, x: str, head_ch: int, dropout: float, classes: int, *, eps: float = BN_EPS) -> str:

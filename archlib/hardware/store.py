@@ -108,13 +108,6 @@ class Store:
             got = con.execute("SELECT host_id, host, COUNT(*) FROM measurements GROUP BY host_id").fetchall()
         return [{"host_id": h, **json.loads(d), "measurements": n} for h, d, n in got]
 
-    def delete(self, *, host_id: str | None = None) -> int:
-        """Forget the measurements of one host (or all); the number removed."""
-        with self._connect() as con:
-            cur = con.execute("DELETE FROM measurements" + (" WHERE host_id = ?" if host_id else ""),
-                              (host_id,) if host_id else ())
-            return cur.rowcount
-
 
 def record(kind: str, model: str, knobs: Mapping[str, Any] | None = None, *, store: Store | None = None,
            lock_timeout: float = 120.0, on_wait: Callable[[str], None] | None = None,

@@ -10,7 +10,7 @@ from typing import Any
 
 import networkx as nx
 
-from archlib.core.analysis import COUNTS, Analysis, _depth, group_key, human
+from archlib.core.analysis import COUNTS, Analysis, group_key, human, parse_level
 from archlib.core.ir import INPUT
 from archlib.errors import ArchlibError
 
@@ -35,7 +35,7 @@ def op_graph(a: Analysis) -> nx.DiGraph:
 
 def collapse(g: nx.DiGraph, level: str | int) -> nx.DiGraph:
     """Merge ops sharing a name prefix of the level's depth; counts are summed."""
-    _depth(level)
+    level = parse_level(level)
     out = nx.DiGraph(model=g.graph.get("model"), level=level)
     for n, d in g.nodes(data=True):
         key = n if n == INPUT else group_key(n, level)
@@ -58,10 +58,6 @@ def collapse(g: nx.DiGraph, level: str | int) -> nx.DiGraph:
         if cu != cv:
             out.add_edge(cu, cv, shape=d["shape"])
     return out
-
-
-def graph_totals(g: nx.DiGraph) -> dict[str, int]:
-    return {k: sum(d[k] for _, d in g.nodes(data=True)) for k in COUNTS}
 
 
 def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: int | None = None) -> str:
