@@ -6,6 +6,7 @@ its messages live here and nowhere else.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,6 +15,10 @@ from archlib.errors import ArchlibError
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+#: numbers as text (URLs, the CLI): ASCII digits only. int() and float() also read '١٢' and
+#: other Unicode digits, '1_000', 'inf' and 'nan'; an integer is digits only (not '1e3' or '224.0')
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -68,26 +73,24 @@ class Knob:
             return value.strip().lower() in _TRUE
         raise self._bad(value)
 
+    def _parse_text(self, value: str) -> int | float:
+        """A number written with ASCII digits: `224` for an integer, `0.5` or `5e-1` for a number."""
+        text = value.strip()
+        if self.kind == "int":
+            if not (0 < len(text) <= 40 and _INT_TEXT.fullmatch(text)):
+                raise self._bad(value, "not an integer: write it with the digits 0-9")
+            return int(text)
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise self._bad(value, "not finite")
+        if not (0 < len(text) <= 40 and _FLOAT_TEXT.fullmatch(text)):
+            raise self._bad(value, "not a number: write it with the digits 0-9, a point and an optional exponent")
+        return float(text)
+
     def _parse_number(self, value: Any) -> Any:
         if isinstance(value, bool):
             raise self._bad(value, "a boolean is not a number")
         if isinstance(value, str):
-            text = value.strip()
-            if not text or len(text) > 40:
-                raise self._bad(value, "not a number")
-            try:
-                num = int(text) if self.kind == "int" else float(text)
-            except ValueError:
-                if self.kind == "int":
-                    try:
-                        f = float(text)
-                    except ValueError:
-                        raise self._bad(value, "not a number") from None
-                    if not math.isfinite(f) or f != int(f):
-                        raise self._bad(value, "not an integer") from None
-                    num = int(f)
-                else:
-                    raise self._bad(value, "not a number") from None
+            num = self._parse_text(value)
         elif isinstance(value, (int, float)):
             num = value
         else:
@@ -122,7 +125,7 @@ def format_value(value: Any) -> str:
 
 def _same_number(text: str, choice: Any) -> bool:
     """"1" and "1.0" name the numeric choice 1.0 (URLs and formatters write either)."""
-    if isinstance(choice, bool) or not isinstance(choice, (int, float)) or len(text) > 40:
+    if isinstance(choice, bool) or not isinstance(choice, (int, float)) or not _FLOAT_TEXT.fullmatch(text[:41]):
         return False
     try:
         return float(text) == choice
