@@ -164,14 +164,16 @@ def measure_latency(attention: str, tokens: int, *, dim: int, heads: int, featur
     """
     from torch.utils import benchmark
 
-    from archlib.hardware.host import HostLock
+    from archlib.hardware.host import HostLock, usable_cpus
     from archlib.hardware.store import db_path
 
     if attention not in ATTENTIONS:
         raise ArchlibError(f"attention={attention!r} is not allowed: attention must be one of {', '.join(ATTENTIONS)}.")
     _check_sizes(tokens, batch * heads, features, dim=dim)
-    if not (isinstance(threads, int) and 1 <= threads <= 256):
-        raise ArchlibError(f"threads={threads!r} is not allowed: threads must be an integer in [1, 256].")
+    cores = usable_cpus()
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= cores):
+        raise ArchlibError(f"threads={threads!r} is not allowed: threads must be an integer in [1, {cores}] "
+                           "(this host's usable CPUs).")
     mod = SoftmaxAttention(dim, heads) if attention == "softmax" else FavorAttention(dim, heads, features)
     x = torch.randn(batch, tokens, 3 * dim)
     lock = db_path().with_name(db_path().name + ".lock")

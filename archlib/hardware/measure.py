@@ -17,15 +17,17 @@ from typing import Any
 import archlib
 from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
-from archlib.hardware.host import available_memory, cuda_available, default_threads
+from archlib.hardware.host import available_memory, cuda_available, usable_cpus
 
 #: the settings every measurement takes; one schema for the API, the CLI and the app
 SETTINGS: tuple[Knob, ...] = (
     Knob("device", "choice", "cpu", "where it runs", choices=("cpu", "cuda")),
     Knob("batch", "int", 1, "images per forward pass", lo=1, hi=1024, step=1),
     # 1 by default: comparable with the published single-core mobile latencies, and stable on a
-    # shared host (with more threads than free cores, OpenMP's spinning made a 15 ms pass take 2 s)
-    Knob("threads", "int", 1, "CPU threads (0: torch's default on this host)", lo=0, hi=256, step=1),
+    # shared host (with more threads than free cores, OpenMP's spinning made a 15 ms pass take 2 s;
+    # resnet50 at 256 threads on 2 cores stored 22x its 2-thread time): at most this host's cores
+    Knob("threads", "int", 1, f"CPU threads, at most the {usable_cpus()} this host lets archlib use", lo=1,
+         hi=usable_cpus(), step=1),
     Knob("dtype", "choice", "float32", "number format", choices=("float32", "bfloat16", "float16")),
     Knob("channels_last", "bool", False, "NHWC memory format"),
     Knob("min_run_time", "float", 1.0, "seconds of timed runs (after warm-up)", lo=0.05, hi=20.0, step=0.05),
@@ -43,13 +45,17 @@ SLOW_MACS_PER_S = {"cpu": 3e9, "cuda": 1e12}
 
 def settings(**given: Any) -> dict[str, Any]:
     """Validated measurement settings (defaults filled in); bad values name their range."""
-    cfg = resolve(SETTINGS, given, model="measurement")
+    try:
+        cfg = resolve(SETTINGS, given, model="measurement")
+    except ArchlibError as e:
+        if str(e).startswith("threads="):
+            raise ArchlibError(f"{e} The most is this host's {usable_cpus()} usable CPUs: more threads only "
+                               "contend for them and time the contention.") from None
+        raise
     if cfg["device"] == "cuda" and not cuda_available():
         raise ArchlibError("device='cuda' is not allowed: this host has no CUDA GPU; device must be cpu.")
     if cfg["device"] == "cpu" and cfg["dtype"] == "float16":
         raise ArchlibError("dtype='float16' is not allowed on cpu: use float32 or bfloat16 (float16 needs cuda).")
-    if cfg["threads"] == 0:
-        cfg["threads"] = default_threads()
     return cfg
 
 
@@ -70,7 +76,9 @@ def check_bounds(analysis: archlib.Analysis, cfg: Mapping[str, Any], *, training
     if macs > limit:
         raise ArchlibError(f"{analysis.model} at batch {cfg['batch']} is {macs:.3g} MACs per "
                            f"{'step' if training else 'pass'}; at most {limit:.0e} are measured on {cfg['device']}.")
-    rate = SLOW_MACS_PER_S[cfg["device"]] * (max(1, cfg["threads"]) if cfg["device"] == "cpu" else 1)
+    # speed grows with threads at best up to the cores: beyond them threads only contend
+    cores = min(max(1, cfg["threads"]), usable_cpus())
+    rate = SLOW_MACS_PER_S[cfg["device"]] * (cores if cfg["device"] == "cpu" else 1)
     if 4 * macs / rate > cfg["max_seconds"]:
         raise ArchlibError(
             f"{analysis.model} at batch {cfg['batch']} ({macs:.3g} MACs per {'step' if training else 'pass'}) could "
