@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, NoReturn
 
 from archlib import api
 from archlib.core import registry
@@ -16,8 +19,15 @@ from archlib.core.analysis import Analysis, human
 from archlib.errors import ArchlibError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: `error: ...` on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (usage: {self.prog} -h)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m archlib", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m archlib", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="registered models")
     ls.add_argument("--json", action="store_true")
@@ -101,16 +111,25 @@ def format_table(a: Analysis, level: str = "op") -> str:
     return "\n".join(lines)
 
 
+#: a depth given as digits: ASCII 0-9 only (str.isdigit also takes '²' and '١')
+_DEPTH = re.compile(r"[0-9]{1,3}")
+
+
 def _level(text: str) -> str | int:
-    """A named level, or a depth given as digits (`--level 2`)."""
-    return int(text) if text.isdigit() else text
+    """A named level, or a depth written with the digits 0-9 (`--level 2`)."""
+    if _DEPTH.fullmatch(text):
+        return int(text)
+    if text.strip() and text.strip()[0] in "+-0123456789" or any(c.isdigit() for c in text):
+        raise ArchlibError(f"level={text[:40]!r} is not allowed: a depth is written with the digits 0-9, "
+                           "from 1 to 999 (or use op, unit, block or stage).")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
-    if hasattr(args, "level"):
-        args.level = _level(args.level)
     try:
+        if hasattr(args, "level"):
+            args.level = _level(args.level)
         if args.cmd in ("list", "knobs") and extra:
             raise ArchlibError(f"unexpected argument {extra[0]!r} for {args.cmd}.")
         if args.cmd == "list":
@@ -124,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
         else:
             out = _cmd_graph(args, parse_knob_args(extra))
+    except _StoredElsewhere as e:
+        sys.stdout.write(e.out + "\n")
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except ArchlibError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -141,10 +164,47 @@ def _cmd_graph(args: argparse.Namespace, knobs: dict[str, str]) -> str | None:
     else:
         data = to_svg(dot)
     if args.output:
-        with open(args.output, "wb") as f:
-            f.write(data)
+        _write(args.output, data)
         return None
     return data.decode()
+
+
+def _write(path: str, data: bytes) -> None:
+    """Write `data` to `path`; a path that cannot be written is one ArchlibError line."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise ArchlibError(f"cannot write the output file {path[:200]!r}: {e.strerror or type(e).__name__}; "
+                           "give -o a writable file path.") from None
+
+
+class _StoredElsewhere(ArchlibError):
+    """A measurement ran but was kept outside the database: print it, then the error."""
+
+    def __init__(self, message: str, out: str) -> None:
+        super().__init__(message)
+        self.out = out
+
+
+class WaitingLine:
+    """The lock's waiting message: on a terminal, one line rewritten in place; elsewhere
+    (a log, a pipe) printed once, then at most every `every` seconds."""
+
+    def __init__(self, stream: IO[str], *, every: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream, self.every, self.clock = stream, every, clock
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._last: float | None = None
+
+    def __call__(self, message: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + message + "\x1b[K")
+            self.stream.flush()
+            return
+        now = self.clock()
+        if self._last is None or now - self._last >= self.every:
+            self._last = now
+            print(message, file=self.stream, flush=True)
 
 
 def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
@@ -153,8 +213,15 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     names = {k.name for k in measure.SETTINGS}
     settings = {k: v for k, v in pairs.items() if k in names}
     knobs = {k: v for k, v in pairs.items() if k not in names}
-    rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=lambda msg: print(
-        msg, file=sys.stderr), **settings)
+    try:
+        rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=WaitingLine(sys.stderr),
+                           **settings)
+    except store.NotStored as e:
+        raise _StoredElsewhere(str(e), _measure_text(args, e.record)) from None
+    return _measure_text(args, rec)
+
+
+def _measure_text(args: argparse.Namespace, rec: dict) -> str:
     if args.json:
         return json.dumps(rec, default=str)
     r, h, cfg = rec["result"], rec["host"], rec["settings"]
