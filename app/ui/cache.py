@@ -11,6 +11,7 @@ import streamlit as st
 
 import archlib
 from archlib.core.analysis import Analysis, group_key
+from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory
 from archlib.views import blockgraph
 
@@ -92,6 +93,8 @@ def crosscheck(model: str, items: Items) -> dict[str, Any]:
     a = analysis(model, items)
     registry.check_size(model, a.ir, for_build=True)
     cc.check_fits(a, available=available_memory("cpu"))  # refused before anything is allocated
-    fc = cc.flopcounter_macs(a.ir)
-    fv_by_module, _ = cc.fvcore_counts(a.ir)
+    mem = a.memory(batch=1)  # what check_fits plans; one heavy job at a time across all sessions
+    with admit(mem["weights"] + mem["training_saved_activations"], f"the cross-check of {model}", timeout=120):
+        fc = cc.flopcounter_macs(a.ir)
+        fv_by_module, _ = cc.fvcore_counts(a.ir)
     return {"flopcounter": fc, "fvcore": fv_by_module}

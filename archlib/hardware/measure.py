@@ -17,6 +17,7 @@ from typing import Any
 import archlib
 from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
+from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory, cuda_available, usable_cpus
 
 #: the settings every measurement takes; one schema for the API, the CLI and the app
@@ -100,7 +101,7 @@ class Timing:
     warmup_ms: float
     threads: int
     batch: int
-    peak_bytes: int | None  # measured peak (CPU: RSS high-water mark delta; CUDA: max allocated)
+    peak_bytes: int | None  # measured peak (CPU: the process's RSS high-water mark delta; CUDA: max allocated)
     analytic_bytes: int  # Analysis.memory's estimate for the same case
     macs: int  # per pass (x batch)
     wall_s: float
@@ -163,8 +164,12 @@ class PeakMemory:
             return
         hwm = _status_kb("VmHWM")
         self.peak = max(0, hwm * 1024 - self._base) if hwm is not None else None
-        self.note = ("RSS delta of the whole process (other threads included)" if self._exact else
-                     "RSS peak could not be reset: the delta is a lower bound")
+        # the high-water mark is the whole process's: in the app's server it also counts what other
+        # sessions' light work allocated meanwhile (heavy work waits at archlib.hardware.gate), and
+        # resetting it is seen by the whole process (nothing else in archlib reads it)
+        self.note = ("peak RSS of the whole process over this measurement (its high-water mark, reset at the "
+                     "start): anything else the process allocated meanwhile is included" if self._exact else
+                     "the process's peak RSS could not be reset: the delta is a lower bound")
 
 
 # -- building the case ----------------------------------------------------------
@@ -273,7 +278,8 @@ def measure_latency(name: str, knobs: Mapping[str, Any] | None = None, **given: 
     started = time.perf_counter()
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg)
-    with PeakMemory(cfg["device"]) as peak:
+    with admit(mem["inference_total"], f"measuring the latency of {name}", device=cfg["device"]), \
+            PeakMemory(cfg["device"]) as peak:
         model, x = prepare(name, knobs, cfg)
         with torch.inference_mode():
             fn = _sync_fn(lambda: model(x), cfg["device"])
@@ -292,7 +298,8 @@ def measure_training(name: str, knobs: Mapping[str, Any] | None = None, **given:
     started = time.perf_counter()
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg, training=True)
-    with PeakMemory(cfg["device"]) as peak:
+    with admit(mem["training_total"], f"measuring a training step of {name}", device=cfg["device"]), \
+            PeakMemory(cfg["device"]) as peak:
         model, x = prepare(name, knobs, cfg, training=True)
         classes = analysis.output_shape[-1]
         target = torch.randint(0, classes, (cfg["batch"],), device=cfg["device"])
@@ -322,10 +329,12 @@ def measure_energy(name: str, knobs: Mapping[str, Any] | None = None, *, seconds
     if not ok:
         return None, why
     analysis = archlib.analyze(name, **knobs)
-    check_bounds(analysis, cfg)
-    model, x = prepare(name, knobs, cfg)
-    with torch.inference_mode():
-        fn = _sync_fn(lambda: model(x), cfg["device"])
-        _warmup(fn, cfg, time.perf_counter() + cfg["max_seconds"])
-        energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2), batch=cfg["batch"])
+    mem = check_bounds(analysis, cfg)
+    with admit(mem["inference_total"], f"measuring the energy of {name}", device=cfg["device"]):
+        model, x = prepare(name, knobs, cfg)
+        with torch.inference_mode():
+            fn = _sync_fn(lambda: model(x), cfg["device"])
+            _warmup(fn, cfg, time.perf_counter() + cfg["max_seconds"])
+            energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2),
+                                   batch=cfg["batch"])
     return energy, why
