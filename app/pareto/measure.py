@@ -146,7 +146,8 @@ def show_result(out: dict[str, Any]) -> None:
     m[2].metric("Timed runs", f"{r['runs']:,} in {r['blocks']} blocks")
     m[3].metric("MACs per ms", f"{r['macs_per_ms']:.3g}")
     peak = r.get("peak_bytes")
-    m[4].metric("Peak memory (measured)", f"{peak / 2**20:,.1f} MiB" if peak is not None else "n/a",
+    m[4].metric("Peak memory (process)" if h["device"] == "cpu" else "Peak memory (measured)",
+                f"{peak / 2**20:,.1f} MiB" if peak is not None else "n/a",
                 help=f"Analytic estimate: {r['analytic_bytes'] / 2**20:,.1f} MiB. " + " ".join(r.get("notes", [])))
     st.caption(f"{h['device']} · {h['cpu']} · {r['threads']} thread(s) · batch {r['batch']} · torch {h['torch']} · "
                f"warm-up first run {r['warmup_ms']:.3g} ms · analytic memory {r['analytic_bytes'] / 2**20:,.1f} MiB")
