@@ -30,7 +30,7 @@ fronts = data.fronts(plot, view["x"], view["front"])
 user = data.user_points(parts.user_configs(model), pub, measured)
 
 if plot.empty:
-    st.info(data.why_empty(pub, shown, view), icon=":material/filter_alt_off:")
+    st.info(data.why_empty(pub, shown, view, store_ok=store is not None), icon=":material/filter_alt_off:")
 parts.chart(plot, view["x"], fronts, user)
 if not plot.empty:
     if view["x"] == "measured":

@@ -144,6 +144,7 @@ def test_every_store_state_renders_the_measured_axis(stores, tmp_path, state):
         assert "a model this archlib does not know" in shown and "has no positive median_ms" in shown
     else:
         assert n == 0 and str(db) in shown and "Move it aside" in shown
+        assert "the results database cannot be used" in " ".join(i.value for i in at.info)
         assert "Measure latency" not in [b.label for b in at.button]  # nothing is measured into it
 
 

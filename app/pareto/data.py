@@ -138,8 +138,9 @@ def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
     return out
 
 
-def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any]) -> str:
-    """Why nothing is plotted for this view, and what would fill the chart (markdown-safe text)."""
+def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *, store_ok: bool = True) -> str:
+    """Why nothing is plotted for this view, and what would fill the chart (markdown-safe text);
+    `store_ok` False: the results database cannot be used (its own message says why)."""
     fams, srcs, axis = split(view["fam"]), split(view["src"]), view["x"]
     if shown.empty:
         if fams and srcs:
@@ -149,6 +150,9 @@ def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any]) -
         return "Every result the filters select is marked unverified: turn on *Show unverified values*."
     title = AXES[axis][1].split(" (")[0].lower()
     n = len(shown)
+    if axis == "measured" and not store_ok:
+        return (f"None of the {n} results shown has a latency measured here: the results database cannot be used "
+                "(see the message above), so nothing is read or measured until it is moved aside.")
     if axis == "measured":
         return (f"None of the {n} results shown has been measured on this host with the current measurement "
                 "settings (device, threads, batch, dtype). Measure them in the *Measure all* tab below, or one "
