@@ -48,3 +48,15 @@ def test_crosscheck_need_covers_its_measured_peak():
     got = probe("crosscheck", LINK)
     need = got["weights"] + got["training_saved_activations"]
     assert 0.9 * got["peak"] <= need <= 1.5 * got["peak"], (need, got["peak"])
+
+
+def test_the_issues_patch5_link_is_refused_on_a_24_gb_host():
+    """It passed the check at 6.5 GiB planned and would have taken about 13 GiB."""
+    import archlib
+    from archlib.errors import ArchlibError
+    from archlib.views.crosscheck import check_fits
+
+    link = {**LINK, "resolution": 1024}
+    check_fits(archlib.analyze("vit_b_16", **link), available=24 * 10**9)  # patch 6: 6.2 GiB, measured 6.24 GiB
+    with pytest.raises(ArchlibError, match="more than 50% of the"):
+        check_fits(archlib.analyze("vit_b_16", **{**link, "patch": 5}), available=24 * 10**9)
