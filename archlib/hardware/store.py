@@ -16,6 +16,7 @@ measurement, in `<db>.unsaved.jsonl` (or the temporary folder), and NotStored sa
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -259,23 +260,36 @@ def _json_dict(text: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _config(model: str, text: str) -> tuple[dict[str, Any] | None, str]:
+    """(the stored configuration validated by this archlib, "") or (None, why not); cached, as
+    every rerun of the Pareto page reads every row."""
+    cfg = _json_dict(text)
+    if cfg is None:
+        return None, "config is not a JSON object"
+    if model not in archlib.list_models():
+        return None, "a model this archlib does not know"
+    try:
+        return archlib.config(model, **cfg), ""
+    except ArchlibError as e:
+        return None, f"its configuration is not valid here ({str(e)[:80]})"
+
+
 def _parse_row(r: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """(the row with its JSON columns read, "") or (partial row, why it is skipped)."""
     r.pop("rowid", None)
-    for col in ("config", "settings", "host", "result"):
+    cfg, why = _config(str(r["model"]), str(r["config"]))
+    if cfg is None:
+        return r, why
+    r["config"] = dict(cfg)
+    for col in ("settings", "host", "result"):
         r[col] = _json_dict(r[col])
         if r[col] is None:
             return r, f"{col} is not a JSON object"
-    if r["model"] not in archlib.list_models():
-        return r, "a model this archlib does not know"
     if r["kind"] not in KINDS:
         return r, f"an unknown kind {str(r['kind'])[:20]!r}"
     if any(k not in r["settings"] for k in KEY_SETTINGS):
         return r, "settings lack " + ", ".join(k for k in KEY_SETTINGS if k not in r["settings"])
-    try:
-        r["config"] = archlib.config(r["model"], **r["config"])
-    except ArchlibError as e:
-        return r, f"its configuration is not valid here ({str(e)[:80]})"
     if r["kind"] != "energy":
         ms = r["result"].get("median_ms")
         if not (isinstance(ms, (int, float)) and not isinstance(ms, bool) and math.isfinite(ms) and ms > 0):
