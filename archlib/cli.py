@@ -200,11 +200,18 @@ class WaitingLine:
         if self.tty:
             self.stream.write("\r" + message + "\x1b[K")
             self.stream.flush()
+            self._last = 0.0
             return
         now = self.clock()
         if self._last is None or now - self._last >= self.every:
             self._last = now
             print(message, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """End the rewritten line on a terminal, so what follows starts on its own line."""
+        if self.tty and self._last is not None:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
@@ -213,11 +220,13 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     names = {k.name for k in measure.SETTINGS}
     settings = {k: v for k, v in pairs.items() if k in names}
     knobs = {k: v for k, v in pairs.items() if k not in names}
+    waiting = WaitingLine(sys.stderr)
     try:
-        rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=WaitingLine(sys.stderr),
-                           **settings)
+        rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=waiting, **settings)
     except store.NotStored as e:
         raise _StoredElsewhere(str(e), _measure_text(args, e.record)) from None
+    finally:
+        waiting.close()
     return _measure_text(args, rec)
 
 

@@ -112,6 +112,22 @@ def test_waiting_line_is_throttled_when_not_a_terminal():
     assert len(out.getvalue().splitlines()) == 2
 
 
+def test_waiting_line_on_a_terminal_is_rewritten_in_place_and_ended():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    wait = WaitingLine(out)
+    for i in range(3):
+        wait(f"busy ({i} s)")
+    wait.close()
+    assert out.getvalue() == "\rbusy (0 s)\x1b[K\rbusy (1 s)\x1b[K\rbusy (2 s)\x1b[K\n"
+    quiet = Tty()
+    WaitingLine(quiet).close()  # never waited: nothing to end
+    assert quiet.getvalue() == ""
+
+
 def test_cli_prints_the_waiting_line_once_while_it_waits(tmp_path):
     db = tmp_path / "m.sqlite"
     store.Store(db)
