@@ -14,7 +14,9 @@ from app.ui import state, widgets
 
 ROOT = Path(__file__).resolve().parent.parent
 
-st.set_page_config(page_title="archlib · efficient architectures", page_icon=":material/hub:",
+# a local file, not ":material/hub:": Streamlit fetches a Material favicon from fonts.gstatic.com,
+# and the app must work offline (the icons inside the page come from Streamlit's bundled font)
+st.set_page_config(page_title="archlib · efficient architectures", page_icon=str(ROOT / "app" / "favicon.svg"),
                    layout="wide", initial_sidebar_state="expanded")
 
 #: (file in pages/, title, icon, page id = URL path); missing files (pages still to come) are skipped

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Any, NoReturn
 
 from archlib import api
 from archlib.core import registry
@@ -18,8 +19,15 @@ from archlib.core.knobs import parse_given
 from archlib.errors import ArchlibError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: `error: ...` on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (usage: {self.prog} -h)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m archlib", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m archlib", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="registered models")
     ls.add_argument("--json", action="store_true")
@@ -111,7 +119,7 @@ def _knobs(model: str, extra: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
     try:
-        if hasattr(args, "level"):  # a named level, or a depth given as digits (`--level 2`)
+        if hasattr(args, "level"):  # a named level, or a depth in the digits 0-9 (`--level 2`)
             args.level = parse_level(args.level, text=True)
         if args.cmd in ("list", "knobs") and extra:
             raise ArchlibError(f"unexpected argument {extra[0]!r} for {args.cmd}.")
@@ -126,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
         else:
             out = _cmd_graph(args, _knobs(args.model, extra))
+    except _StoredElsewhere as e:
+        sys.stdout.write(e.out + "\n")
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except ArchlibError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -143,10 +155,54 @@ def _cmd_graph(args: argparse.Namespace, knobs: dict[str, Any]) -> str | None:
     else:
         data = to_svg(dot)
     if args.output:
-        with open(args.output, "wb") as f:
-            f.write(data)
+        _write(args.output, data)
         return None
     return data.decode()
+
+
+def _write(path: str, data: bytes) -> None:
+    """Write `data` to `path`; a path that cannot be written is one ArchlibError line."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise ArchlibError(f"cannot write the output file {path[:200]!r}: {e.strerror or type(e).__name__}; "
+                           "give -o a writable file path.") from None
+
+
+class _StoredElsewhere(ArchlibError):
+    """A measurement ran but was kept outside the database: print it, then the error."""
+
+    def __init__(self, message: str, out: str) -> None:
+        super().__init__(message)
+        self.out = out
+
+
+class WaitingLine:
+    """The lock's waiting message: on a terminal, one line rewritten in place; elsewhere
+    (a log, a pipe) printed once, then at most every `every` seconds."""
+
+    def __init__(self, stream: IO[str], *, every: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream, self.every, self.clock = stream, every, clock
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._last: float | None = None
+
+    def __call__(self, message: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + message + "\x1b[K")
+            self.stream.flush()
+            self._last = 0.0
+            return
+        now = self.clock()
+        if self._last is None or now - self._last >= self.every:
+            self._last = now
+            print(message, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """End the rewritten line on a terminal, so what follows starts on its own line."""
+        if self.tty and self._last is not None:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
@@ -155,8 +211,17 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     names = {k.name for k in measure.SETTINGS}
     settings = parse_given(measure.SETTINGS, {k: v for k, v in pairs.items() if k in names}, text=True)
     knobs = registry.get(args.model).parse_text({k: v for k, v in pairs.items() if k not in names})
-    rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=lambda msg: print(
-        msg, file=sys.stderr), **settings)
+    waiting = WaitingLine(sys.stderr)
+    try:
+        rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=waiting, **settings)
+    except store.NotStored as e:
+        raise _StoredElsewhere(str(e), _measure_text(args, e.record)) from None
+    finally:
+        waiting.close()
+    return _measure_text(args, rec)
+
+
+def _measure_text(args: argparse.Namespace, rec: dict) -> str:
     if args.json:
         return json.dumps(rec, default=str)
     r, h, cfg = rec["result"], rec["host"], rec["settings"]

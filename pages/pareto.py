@@ -29,11 +29,9 @@ fronts = data.fronts(plot, view["x"], view["front"])
 user = data.user_points(parts.user_configs(model), pub, measured)
 
 if plot.empty:
-    st.info(f"No result of the chosen families and sources has a value on this axis ({len(shown)} rows shown "
-            "without one)." + (" Measure some below to fill it." if view["x"] == "measured" else ""),
-            icon=":material/filter_alt_off:")
-else:
-    parts.chart(plot, view["x"], fronts, user)
+    st.info(data.why_empty(pub, shown, view, store_ok=store is not None), icon=":material/filter_alt_off:")
+parts.chart(plot, view["x"], fronts, user)
+if not plot.empty:
     if view["x"] == "measured":
         st.caption(f"Measured with {cfg['device']} · {cfg['threads']} thread(s) · batch {cfg['batch']} · "
                    f"{cfg['dtype']}{' · channels_last' if cfg['channels_last'] else ''} (Measure tab settings).")

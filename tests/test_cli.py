@@ -86,4 +86,6 @@ def test_measure_bad_setting_exits_2(tmp_path):
     p = subprocess.run([sys.executable, "-m", "archlib", "measure", "lenet", "--threads", "-3"],
                        capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
                                                                          "ARCHLIB_DB": str(tmp_path / "m.sqlite")})
-    assert p.returncode == 2 and "threads must be an integer in [0, 256]" in p.stderr
+    from archlib.hardware.host import usable_cpus
+
+    assert p.returncode == 2 and f"threads must be an integer in [1, {usable_cpus()}]" in p.stderr

@@ -103,6 +103,9 @@ def figure(df: pd.DataFrame, axis: str, fronts: Mapping[str, Sequence[Any]], *, 
                             marker=dict(symbol=sym, color="#64748b", size=10), hoverinfo="skip")
     if user is not None and len(user):
         _add_user(fig, df, user, col)
+    if df.empty:  # the axes stay, so the page still shows what would be plotted
+        fig.add_annotation(text="nothing to plot: see the note above the chart", x=0.5, y=0.5, xref="paper",
+                           yref="paper", showarrow=False, font=dict(size=14, color="#64748b"))
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=10, r=10, t=40, b=10),
                       font=dict(family="Inter, Helvetica, Arial, sans-serif", size=13), hoverlabel=dict(font_size=12),
                       legend=dict(font=dict(size=12), itemsizing="constant", tracegroupgap=2),

@@ -96,7 +96,8 @@ def plotted(df: pd.DataFrame, axis: str) -> pd.DataFrame:
 
 
 def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
-    """Frontier row labels of `df` per source ("source:<kind>") and/or overall ("overall")."""
+    """Frontier row labels of `df` per source ("source:<kind>") and/or overall ("overall");
+    empty lists when `df` is empty."""
     col = AXES[axis][0]
     recs = df.to_dict("records")
     out: dict[str, list[int]] = {}
@@ -106,6 +107,33 @@ def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
     if which in ("both", "overall"):
         out["overall"] = [df.index[i] for i in pareto.frontier_by(recs, col, "top1_pct")["all"]]
     return out
+
+
+def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *, store_ok: bool = True) -> str:
+    """Why nothing is plotted for this view, and what would fill the chart (markdown-safe text);
+    `store_ok` False: the results database cannot be used (its own message says why)."""
+    fams, srcs, axis = split(view["fam"]), split(view["src"]), view["x"]
+    if shown.empty:
+        if fams and srcs:
+            have = sorted(set(pub.loc[pub["family"].isin(fams), "kind"]))
+            return (f"No published result of {', '.join(fams)} comes from {', '.join(srcs)}; their sources are "
+                    f"{', '.join(have) or 'none'}. Clear a filter or choose another source.")
+        return "Every result the filters select is marked unverified: turn on *Show unverified values*."
+    title = AXES[axis][1].split(" (")[0].lower()
+    n = len(shown)
+    if axis == "measured" and not store_ok:
+        return (f"None of the {n} results shown has a latency measured here: the results database cannot be used "
+                "(see the message above), so nothing is read or measured until it is moved aside.")
+    if axis == "measured":
+        return (f"None of the {n} results shown has been measured on this host with the current measurement "
+                "settings (device, threads, batch, dtype). Measure them in the *Measure all* tab below, or one "
+                "at a time with `python -m archlib measure MODEL`; the *Hosts* tab shows other hosts' measurements.")
+    if axis == "latency":
+        devs = sorted({d for r in RESULTS if f"r{r.row}" in set(shown["id"]) for d, _ in r.latencies()})
+        return (f"None of the {n} results shown has a published latency on {view['dev']}"
+                + (f"; they have one on {', '.join(devs)}." if devs else "; none of them has a published latency."))
+    return (f"None of the {n} results shown has both a top-1 accuracy and a value on the {title} axis "
+            "(a model archlib does not build has no counted activations).")
 
 
 def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFrame,

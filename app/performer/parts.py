@@ -17,7 +17,6 @@ from archlib.core.analysis import DTYPE_BYTES
 PAGE = schema.PERFORMER
 LATENCY = "performer._latency"  # {settings: [Latency, ...]} measured in this session
 VIEWS = dict(zip(schema.PERFORMER_VIEWS, ("Cost vs length", "Latency here", "Approximation error")))
-ERROR_FEATURES = (4, 8, 16, 32, 64, 128, 256, 512)
 LATENCY_TOKENS = (64, 128, 256, 512, 1024, 2048, 4096)
 PARAMS = schema.PERFORMER_PARAMS
 P = {p.name: p for p in PARAMS}
@@ -66,23 +65,6 @@ def cost_rows(axis: str, patch: int, max_tokens: int, head_dim: int, heads: int,
 def crossovers(head_dim: int, heads: int, features: int) -> dict[str, int | None]:
     return {"macs": att.crossover_tokens(head_dim, features),
             "memory": att.memory_crossover_tokens(dim=head_dim * heads, heads=heads, features=features)}
-
-
-@st.cache_data(max_entries=32, show_spinner="Running FAVOR+ and exact softmax attention...")
-def error_rows(source: str, tokens: int, head_dim: int, scale: float, seeds: int, vit: str,
-               block: int) -> tuple[list[dict[str, Any]], str]:
-    """Error of FAVOR+ against exact attention at every m of ERROR_FEATURES, both feature kinds."""
-    from archlib import performer
-
-    if source == "vit":
-        q, k, v = performer.vit_qkv(vit, block=block)
-        what = (f"{vit}'s block {block}: q, k, v of {q.shape[0]} heads x {q.shape[1]} tokens x d_h {q.shape[2]} "
-                "(random weights, random image)")
-    else:
-        q, k, v = performer.random_qkv(tokens, head_dim, scale=scale)
-        what = f"random q, k ~ N(0, {scale:g}^2), v ~ N(0, 1): {tokens} tokens x d_h {head_dim}"
-    curve = performer.error_curve(q, k, v, features=ERROR_FEATURES, seeds=range(seeds))
-    return [{"features": s.features, "kind": s.feature_kind, "mean": s.mean, "std": s.std} for s in curve], what
 
 
 def latency_tokens(heads: int, max_tokens: int) -> list[int]:

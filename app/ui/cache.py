@@ -11,6 +11,7 @@ import streamlit as st
 
 import archlib
 from archlib.core.analysis import Analysis, group_key
+from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory
 from archlib.views import blockgraph
 from archlib.views.crosscheck import CrossCheck
@@ -83,5 +84,7 @@ def graph_png(model: str, items: Items, level: str, color: str, rankdir: str) ->
 @st.cache_data(max_entries=16, show_spinner=False)
 def crosscheck(model: str, items: Items) -> CrossCheck:
     """archlib's cross-check of this configuration: built, counted by FlopCounterMode and fvcore,
-    compared per module (refused before anything is allocated when it would not fit here)."""
-    return CrossCheck.run(analysis(model, items), available=available_memory("cpu"))
+    compared per module (refused before anything is allocated when it would not fit here); one
+    heavy job at a time across all sessions (archlib.hardware.gate)."""
+    return CrossCheck.run(analysis(model, items), available=available_memory("cpu"),
+                          admit=lambda need: admit(need, f"the cross-check of {model}", timeout=120))

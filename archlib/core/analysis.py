@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from archlib.core.cost import KINDS, OpCost, is_view, op_cost
+from archlib.core.cost import KINDS, OpCost, extra_memory, is_view, op_cost
 from archlib.core.ir import IR, Shape
 from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
@@ -113,14 +113,14 @@ def parse_level(level: Any, *, text: bool = False) -> str | int:
         return level
     why = ""
     try:
-        if text and isinstance(level, str) and level.strip().isdigit():
-            return _DEPTH.parse_text(level)
+        if text and isinstance(level, str) and any(c.isdigit() for c in level):
+            return _DEPTH.parse_text(level)  # ASCII digits only: '²' and '١' are refused
         if not text and not isinstance(level, (str, bool)) and hasattr(level, "__index__"):
             return _DEPTH.parse(level)
         if not isinstance(level, str):
             why = f" (a {type(level).__name__}; a level is a str or an int)"
     except ArchlibError:
-        why = " (out of range)"
+        why = " (out of range, or not written with the digits 0-9)" if text else " (out of range)"
     raise ArchlibError(f"level={reprlib.repr(level)} is not allowed{why}: level must be one of "
                        f"{', '.join(LEVELS)} or a depth, an integer in [1, {MAX_DEPTH}].")
 
@@ -189,8 +189,11 @@ class Analysis:
         """Memory estimates in bytes: weights, inference peak and a training step.
 
         Inference peak: every op output materialised (views excepted) and freed after its
-        last reader, in execution order, plus the weights. Training: weights, gradients,
-        optimizer state, and every non-view op output kept for the backward pass.
+        last reader, in execution order, plus the working memory of the op running (softmax
+        attention: its scores and their softmax, alive together), plus the weights. Training:
+        weights, gradients, optimizer state, and the peak of a forward that keeps every
+        non-view output and what each op saves for the backward pass (a traced forward holds
+        no more), the running op's working memory included.
         """
         cfg = resolve(MEMORY, {"batch": batch, "dtype": dtype, "optimizer": optimizer}, model="memory")
         batch, nbytes, optimizer = cfg["batch"], DTYPE_BYTES[cfg["dtype"]], cfg["optimizer"]
@@ -222,10 +225,11 @@ class Analysis:
 
 
 def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:
-    """(peak live elements during inference, elements saved for a training step).
+    """(peak live elements during inference, peak elements of a forward that keeps every output
+    and what each op saves for the backward pass), both with the running op's working memory.
 
-    An op whose matmul outputs exceed its own output (attention's H*L^2 scores) holds the
-    difference while it runs, and keeps it for the backward pass.
+    An op holds its working memory (cost.extra_memory: softmax attention's scores and their
+    softmax, 2 H L^2) while it runs, and keeps part of it (the softmax, H L^2) for the backward.
     """
     last_use: dict[str, int] = {}
     for i, op in enumerate(ir.ops):
@@ -234,18 +238,19 @@ def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:
     size: dict[str, int] = {"input": math.prod(ir.input_shape)}
     live = size["input"]
     peak = live
-    saved = 0
+    saved = saved_peak = 0
     for i, (op, cost) in enumerate(zip(ir.ops, costs)):
         own = 0 if is_view(op.kind) else math.prod(op.out_shape)
-        scratch = max(0, cost.activations - cost.out_elems)
+        work, keep = extra_memory(op, cost)
         size[op.name] = own
-        saved += own + scratch
         live += own
-        peak = max(peak, live + scratch)
+        peak = max(peak, live + work)
+        saved_peak = max(saved_peak, saved + own + work)
+        saved += own + keep
         for src in set(op.inputs):
             if last_use[src] == i:
                 live -= size[src]
-    return peak, saved
+    return peak, max(saved, saved_peak)
 
 
 def human(n: float, unit: str = "") -> str:

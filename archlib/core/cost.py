@@ -51,6 +51,9 @@ class OpKind:
     (None: fvcore counts nothing); `view` says its output aliases its input (no memory);
     `module` names the factory of its torch leaf module as "package.module:function" taking
     the op's attrs, resolved only when a model is built, so the core never imports torch.
+    `memory` gives (elements the op holds while it runs beyond its output, elements it keeps
+    for the backward pass beyond its output); None: both are its matmul outputs beyond its
+    output (activations - out_elems).
     """
 
     name: str
@@ -58,6 +61,7 @@ class OpKind:
     module: str
     fvcore: str | None = None
     view: bool = False
+    memory: Callable[[Op], tuple[int, int]] | None = None
 
 
 #: every op kind, by name; families, attention and the importers add theirs with register_kind
@@ -65,11 +69,11 @@ KINDS: dict[str, OpKind] = {}
 
 
 def register_kind(name: str, cost: Callable[[Op], OpCost], module: str, *, fvcore: str | None = None,
-                  view: bool = False) -> OpKind:
+                  view: bool = False, memory: Callable[[Op], tuple[int, int]] | None = None) -> OpKind:
     """Register op kind `name`; registering a name twice raises."""
     if name in KINDS:
         raise ValueError(f"op kind {name!r} is registered twice")
-    KINDS[name] = kind = OpKind(name, cost, module, fvcore, view)
+    KINDS[name] = kind = OpKind(name, cost, module, fvcore, view, memory)
     return kind
 
 
@@ -84,6 +88,16 @@ def get_kind(name: str) -> OpKind:
 def op_cost(op: Op) -> OpCost:
     """The analytic cost of `op` (no tensor is allocated)."""
     return KINDS[op.kind].cost(op)
+
+
+def extra_memory(op: Op, cost: OpCost) -> tuple[int, int]:
+    """(elements `op` holds while it runs beyond its output, elements it keeps for the backward
+    pass beyond its output), per sample; see OpKind.memory."""
+    kind = KINDS[op.kind]
+    if kind.memory is not None:
+        return kind.memory(op)
+    extra = max(0, cost.activations - cost.out_elems)
+    return extra, extra
 
 
 def is_view(kind: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import re
 import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -17,6 +18,10 @@ from archlib.errors import ArchlibError
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+#: numbers in text (URLs, the CLI, the results CSV) use the ASCII digits only: str.isdigit and
+#: int() also take '²' or '١٢٨', and int('1_0') is 10
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -79,21 +84,15 @@ class Knob:
             if t.lower() in _TRUE | _FALSE:
                 return t.lower() in _TRUE
             raise self._bad(text)
-        if not t or len(t) > 40:
-            raise self._bad(text, "not a number")
-        try:
-            num: int | float = int(t) if self.kind == "int" else float(t)
-        except ValueError:
-            try:
-                num = float(t)
-            except ValueError:
-                raise self._bad(text, "not a number") from None
-        if isinstance(num, float) and not math.isfinite(num):
-            raise self._bad(text, "not finite")
         if self.kind == "int":
-            if num != int(num):
-                raise self._bad(text, "not an integer")
-            num = int(num)
+            if not (0 < len(t) <= 40 and _INT_TEXT.fullmatch(t)):
+                raise self._bad(text, "not an integer: write it with the digits 0-9")
+            return self._in_range(text, int(t))
+        if t.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise self._bad(text, "not finite")
+        if not (0 < len(t) <= 40 and _FLOAT_TEXT.fullmatch(t)):
+            raise self._bad(text, "not a number: write it with the digits 0-9, a point and an optional exponent")
+        num = float(t)
         return self._in_range(text, num)
 
     def _in_range(self, shown: Any, num: int | float) -> int | float:
@@ -144,7 +143,7 @@ def _same_type(value: Any, choice: Any) -> bool:
 
 def _same_number(text: str, choice: Any) -> bool:
     """"1" and "1.0" name the numeric choice 1.0 (URLs and formatters write either)."""
-    if isinstance(choice, bool) or not isinstance(choice, (int, float)) or len(text) > 40:
+    if isinstance(choice, bool) or not isinstance(choice, (int, float)) or not _FLOAT_TEXT.fullmatch(text[:41]):
         return False
     try:
         return float(text) == choice

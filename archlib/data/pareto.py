@@ -40,11 +40,12 @@ def dominated(p: tuple[float, float], q: tuple[float, float]) -> bool:
 
 def frontier_by(records: Iterable[Mapping[str, Any]], cost: str, acc: str,
                 group: str | Callable[[Mapping[str, Any]], Hashable] | None = None) -> dict[Hashable, list[int]]:
-    """Per group (a column name or a function of the record; None: one group "all"), the
-    indices into `records` of that group's frontier, by increasing cost."""
+    """Per group (a column name or a function of the record; None: one group "all", present
+    even when there are no records), the indices into `records` of that group's frontier, by
+    increasing cost."""
     recs = list(records)
     key = (lambda r: "all") if group is None else (lambda r: r.get(group)) if isinstance(group, str) else group
-    groups: dict[Hashable, list[int]] = {}
+    groups: dict[Hashable, list[int]] = {"all": []} if group is None else {}
     for i, r in enumerate(recs):
         groups.setdefault(key(r), []).append(i)
     out = {}

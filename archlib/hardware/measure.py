@@ -17,15 +17,18 @@ from typing import Any
 import archlib
 from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
-from archlib.hardware.host import available_memory, cuda_available, default_threads
+from archlib.hardware.gate import admit
+from archlib.hardware.host import available_memory, cuda_available, usable_cpus
 
 #: the settings every measurement takes; one schema for the API, the CLI and the app
 SETTINGS: tuple[Knob, ...] = (
     Knob("device", "choice", "cpu", "where it runs", choices=("cpu", "cuda")),
     Knob("batch", "int", 1, "images per forward pass", lo=1, hi=1024, step=1),
     # 1 by default: comparable with the published single-core mobile latencies, and stable on a
-    # shared host (with more threads than free cores, OpenMP's spinning made a 15 ms pass take 2 s)
-    Knob("threads", "int", 1, "CPU threads (0: torch's default on this host)", lo=0, hi=256, step=1),
+    # shared host (with more threads than free cores, OpenMP's spinning made a 15 ms pass take 2 s;
+    # resnet50 at 256 threads on 2 cores stored 22x its 2-thread time): at most this host's cores
+    Knob("threads", "int", 1, f"CPU threads, at most the {usable_cpus()} this host lets archlib use", lo=1,
+         hi=usable_cpus(), step=1),
     Knob("dtype", "choice", "float32", "number format", choices=("float32", "bfloat16", "float16")),
     Knob("channels_last", "bool", False, "NHWC memory format"),
     Knob("min_run_time", "float", 1.0, "seconds of timed runs (after warm-up)", lo=0.05, hi=20.0, step=0.05),
@@ -43,13 +46,17 @@ SLOW_MACS_PER_S = {"cpu": 3e9, "cuda": 1e12}
 
 def settings(**given: Any) -> dict[str, Any]:
     """Validated measurement settings (defaults filled in); bad values name their range."""
-    cfg = resolve(SETTINGS, given, model="measurement")
+    try:
+        cfg = resolve(SETTINGS, given, model="measurement")
+    except ArchlibError as e:
+        if str(e).startswith("threads="):
+            raise ArchlibError(f"{e} The most is this host's {usable_cpus()} usable CPUs: more threads only "
+                               "contend for them and time the contention.") from None
+        raise
     if cfg["device"] == "cuda" and not cuda_available():
         raise ArchlibError("device='cuda' is not allowed: this host has no CUDA GPU; device must be cpu.")
     if cfg["device"] == "cpu" and cfg["dtype"] == "float16":
         raise ArchlibError("dtype='float16' is not allowed on cpu: use float32 or bfloat16 (float16 needs cuda).")
-    if cfg["threads"] == 0:
-        cfg["threads"] = default_threads()
     return cfg
 
 
@@ -70,7 +77,9 @@ def check_bounds(analysis: archlib.Analysis, cfg: Mapping[str, Any], *, training
     if macs > limit:
         raise ArchlibError(f"{analysis.model} at batch {cfg['batch']} is {macs:.3g} MACs per "
                            f"{'step' if training else 'pass'}; at most {limit:.0e} are measured on {cfg['device']}.")
-    rate = SLOW_MACS_PER_S[cfg["device"]] * (max(1, cfg["threads"]) if cfg["device"] == "cpu" else 1)
+    # speed grows with threads at best up to the cores: beyond them threads only contend
+    cores = min(max(1, cfg["threads"]), usable_cpus())
+    rate = SLOW_MACS_PER_S[cfg["device"]] * (cores if cfg["device"] == "cpu" else 1)
     if 4 * macs / rate > cfg["max_seconds"]:
         raise ArchlibError(
             f"{analysis.model} at batch {cfg['batch']} ({macs:.3g} MACs per {'step' if training else 'pass'}) could "
@@ -92,7 +101,7 @@ class Timing:
     warmup_ms: float
     threads: int
     batch: int
-    peak_bytes: int | None  # measured peak (CPU: RSS high-water mark delta; CUDA: max allocated)
+    peak_bytes: int | None  # measured peak (CPU: the process's RSS high-water mark delta; CUDA: max allocated)
     analytic_bytes: int  # Analysis.memory's estimate for the same case
     macs: int  # per pass (x batch)
     wall_s: float
@@ -155,8 +164,12 @@ class PeakMemory:
             return
         hwm = _status_kb("VmHWM")
         self.peak = max(0, hwm * 1024 - self._base) if hwm is not None else None
-        self.note = ("RSS delta of the whole process (other threads included)" if self._exact else
-                     "RSS peak could not be reset: the delta is a lower bound")
+        # the high-water mark is the whole process's: in the app's server it also counts what other
+        # sessions' light work allocated meanwhile (heavy work waits at archlib.hardware.gate), and
+        # resetting it is seen by the whole process (nothing else in archlib reads it)
+        self.note = ("peak RSS of the whole process over this measurement (its high-water mark, reset at the "
+                     "start): anything else the process allocated meanwhile is included" if self._exact else
+                     "the process's peak RSS could not be reset: the delta is a lower bound")
 
 
 # -- building the case ----------------------------------------------------------
@@ -265,7 +278,8 @@ def measure_latency(name: str, knobs: Mapping[str, Any] | None = None, **given: 
     started = time.perf_counter()
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg)
-    with PeakMemory(cfg["device"]) as peak:
+    with admit(mem["inference_total"], f"measuring the latency of {name}", device=cfg["device"]), \
+            PeakMemory(cfg["device"]) as peak:
         model, x = prepare(name, knobs, cfg)
         with torch.inference_mode():
             fn = _sync_fn(lambda: model(x), cfg["device"])
@@ -284,7 +298,8 @@ def measure_training(name: str, knobs: Mapping[str, Any] | None = None, **given:
     started = time.perf_counter()
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg, training=True)
-    with PeakMemory(cfg["device"]) as peak:
+    with admit(mem["training_total"], f"measuring a training step of {name}", device=cfg["device"]), \
+            PeakMemory(cfg["device"]) as peak:
         model, x = prepare(name, knobs, cfg, training=True)
         classes = analysis.output_shape[-1]
         target = torch.randint(0, classes, (cfg["batch"],), device=cfg["device"])
@@ -314,10 +329,12 @@ def measure_energy(name: str, knobs: Mapping[str, Any] | None = None, *, seconds
     if not ok:
         return None, why
     analysis = archlib.analyze(name, **knobs)
-    check_bounds(analysis, cfg)
-    model, x = prepare(name, knobs, cfg)
-    with torch.inference_mode():
-        fn = _sync_fn(lambda: model(x), cfg["device"])
-        _warmup(fn, cfg, time.perf_counter() + cfg["max_seconds"])
-        energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2), batch=cfg["batch"])
+    mem = check_bounds(analysis, cfg)
+    with admit(mem["inference_total"], f"measuring the energy of {name}", device=cfg["device"]):
+        model, x = prepare(name, knobs, cfg)
+        with torch.inference_mode():
+            fn = _sync_fn(lambda: model(x), cfg["device"])
+            _warmup(fn, cfg, time.perf_counter() + cfg["max_seconds"])
+            energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2),
+                                   batch=cfg["batch"])
     return energy, why

@@ -21,6 +21,7 @@ from archlib.core.cost import op_cost
 from archlib.core.ir import Op
 from archlib.core.knobs import Knob
 from archlib.hardware import measure
+from archlib.hardware.gate import admit
 
 #: every class op_class returns, in the order the summary lists them
 CLASSES = ("dense conv", "pointwise conv (1x1)", "group conv", "depthwise conv", "squeeze-excite",
@@ -123,23 +124,24 @@ def profile(name: str, knobs: Mapping[str, Any] | None = None, *, runs: int = 3,
 
     knobs, cfg, runs = dict(knobs or {}), measure.settings(**given), RUNS.parse(runs)
     analysis = archlib.analyze(name, **knobs)
-    measure.check_bounds(analysis, cfg)
-    model, x = measure.prepare(name, knobs, cfg)
+    mem = measure.check_bounds(analysis, cfg)
     cuda = cfg["device"] == "cuda"
-    handles = _label_modules(model, {r.name for r in analysis.rows})
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    try:
-        with torch.inference_mode():
-            for _ in range(2):
-                model(x)
-            with torch.profiler.profile(activities=acts) as prof:
-                for _ in range(runs):
+    with admit(mem["inference_total"], f"profiling {name}", device=cfg["device"]):
+        model, x = measure.prepare(name, knobs, cfg)
+        handles = _label_modules(model, {r.name for r in analysis.rows})
+        try:
+            with torch.inference_mode():
+                for _ in range(2):
                     model(x)
-                if cuda:
-                    torch.cuda.synchronize()
-    finally:
-        for h in handles:
-            h.remove()
+                with torch.profiler.profile(activities=acts) as prof:
+                    for _ in range(runs):
+                        model(x)
+                    if cuda:
+                        torch.cuda.synchronize()
+        finally:
+            for h in handles:
+                h.remove()
     events = {e.key: e for e in prof.key_averages()}
     return OpProfile(name, knobs, cfg, runs, _layers(analysis, events, cuda, runs, cfg["batch"]),
                      _operators(events.values(), cuda, runs))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,13 +45,17 @@ def too_large(a: Analysis) -> str | None:
             "model and forward pass).")
 
 
-def check_fits(a: Analysis, *, available: int, fraction: float = 0.5) -> None:
-    """Refuse a real build and forward whose weights plus every op output (batch 1, float32)
-    would take more than `fraction` of `available` bytes (the host's free memory); nothing is
-    allocated."""
+def planned_bytes(a: Analysis) -> int:
+    """What a cross-check of `a` allocates: the weights plus every op output of a traced forward
+    (batch 1, float32), which may keep them all."""
     mem = a.memory(batch=1)
-    need = mem["weights"] + mem["training_saved_activations"]  # a traced forward may keep every output
-    have = available
+    return mem["weights"] + mem["training_saved_activations"]
+
+
+def check_fits(a: Analysis, *, available: int, fraction: float = 0.5) -> None:
+    """Refuse a real build and forward that would take more than `fraction` of `available` bytes
+    (the host's free memory); nothing is allocated."""
+    need, have = planned_bytes(a), available
     if need > fraction * have:
         raise ArchlibError(f"{a.model}: building and running it needs about {need / 2**20:,.0f} MiB, more than "
                            f"{fraction:.0%} of the {have / 2**20:,.0f} MiB available here; choose a smaller configuration.")
@@ -142,14 +148,18 @@ class CrossCheck:
     modules: tuple[ModuleCheck, ...]
 
     @classmethod
-    def run(cls, a: Analysis, *, available: int) -> CrossCheck:
+    def run(cls, a: Analysis, *, available: int,
+            admit: Callable[[int], AbstractContextManager] | None = None) -> CrossCheck:
         """Build `a`'s module and count it both ways; refused before anything is allocated when it
-        is too large or would not fit in half of `available` bytes (the caller's free memory)."""
+        is too large or would not fit in half of `available` bytes (the caller's free memory).
+        `admit(planned bytes)`, when given, is entered around the real work (the app's
+        process-wide gate for heavy jobs)."""
         if reason := too_large(a):
             raise ArchlibError(reason)
         registry.check_size(a.model, a.ir, for_build=True)
         check_fits(a, available=available)
-        return cls.of(a, flopcounter_macs(a.ir), fvcore_counts(a.ir)[0])
+        with admit(planned_bytes(a)) if admit else nullcontext():
+            return cls.of(a, flopcounter_macs(a.ir), fvcore_counts(a.ir)[0])
 
     @classmethod
     def of(cls, a: Analysis, flopcounter: dict[str, int], fvcore: dict[str, int]) -> CrossCheck:
