@@ -15,7 +15,6 @@ from typing import IO, Any, NoReturn
 from archlib import api
 from archlib.core import registry
 from archlib.core.analysis import Analysis, human, parse_level
-from archlib.core.knobs import parse_given
 from archlib.errors import ArchlibError
 
 
@@ -209,7 +208,7 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     from archlib.hardware import measure, store
 
     names = {k.name for k in measure.SETTINGS}
-    settings = parse_given(measure.SETTINGS, {k: v for k, v in pairs.items() if k in names}, text=True)
+    settings = measure.parse_settings({k: v for k, v in pairs.items() if k in names})
     knobs = registry.get(args.model).parse_text({k: v for k, v in pairs.items() if k not in names})
     waiting = WaitingLine(sys.stderr)
     try:

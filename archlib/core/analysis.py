@@ -120,7 +120,8 @@ def parse_level(level: Any, *, text: bool = False) -> str | int:
         if not isinstance(level, str):
             why = f" (a {type(level).__name__}; a level is a str or an int)"
     except ArchlibError:
-        why = " (out of range, or not written with the digits 0-9)" if text else " (out of range)"
+        ascii_digits = isinstance(level, str) and level.strip().isascii() and level.strip().isdigit()
+        why = " (not written with the digits 0-9)" if text and not ascii_digits else " (out of range)"
     raise ArchlibError(f"level={reprlib.repr(level)} is not allowed{why}: level must be one of "
                        f"{', '.join(LEVELS)} or a depth, an integer in [1, {MAX_DEPTH}].")
 

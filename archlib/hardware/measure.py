@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import archlib
-from archlib.core.knobs import Knob, resolve
+from archlib.core.knobs import Knob, parse_given, resolve
 from archlib.errors import ArchlibError
 from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory, cuda_available, usable_cpus
@@ -46,13 +46,24 @@ SLOW_MACS_PER_S = {"cpu": 3e9, "cuda": 1e12}
 
 def settings(**given: Any) -> dict[str, Any]:
     """Validated measurement settings (defaults filled in); bad values name their range."""
+    return _checked(lambda: resolve(SETTINGS, given, model="measurement"))
+
+
+def parse_settings(given: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given as text (the CLI, URLs), typed: only those given, as `settings` takes them."""
+    return _checked(lambda: parse_given(SETTINGS, given, model="measurement", text=True), fill=False)
+
+
+def _checked(parse: Callable[[], dict[str, Any]], *, fill: bool = True) -> dict[str, Any]:
     try:
-        cfg = resolve(SETTINGS, given, model="measurement")
+        cfg = parse()
     except ArchlibError as e:
         if str(e).startswith("threads="):
             raise ArchlibError(f"{e} The most is this host's {usable_cpus()} usable CPUs: more threads only "
                                "contend for them and time the contention.") from None
         raise
+    if not fill:
+        return cfg
     if cfg["device"] == "cuda" and not cuda_available():
         raise ArchlibError("device='cuda' is not allowed: this host has no CUDA GPU; device must be cpu.")
     if cfg["device"] == "cpu" and cfg["dtype"] == "float16":
