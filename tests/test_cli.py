@@ -48,6 +48,12 @@ def test_graph_formats(capsys, fmt, marker):
     assert marker in capsys.readouterr().out
 
 
+def test_graph_expand(capsys):
+    assert main(["graph", "mobilenet_v2", "--expand", "s2.b1,s4", "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert '"cluster_c-s2.b1"' in dot and '"n-s2.b1.dw"' in dot and '"n-s2.b2"' in dot
+
+
 @pytest.mark.parametrize("args,needle", [
     (["summary", "no_such_model"], "unknown model 'no_such_model'"),
     (["summary", "mobilenet_v2", "--width", "9"], "width must be a number in [0.1, 3]"),
@@ -55,6 +61,7 @@ def test_graph_formats(capsys, fmt, marker):
     (["summary", "mobilenet_v2", "--bogus", "1"], "unknown knob 'bogus'"),
     (["summary", "mobilenet_v2", "--width"], "has no value"),
     (["graph", "mobilenet_v2", "--level", "galaxy"], "level='galaxy'"),
+    (["graph", "mobilenet_v2", "--expand", "s2.b1,s9"], "expand='s9' is not allowed"),
     (["summary", "mobilenet_v2", "--resolution", "1e9"], "resolution must be an integer in [32, 1024]"),
 ])
 def test_bad_input_exits_2_without_traceback(args, needle):
