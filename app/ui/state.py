@@ -141,6 +141,10 @@ EXPLORE_PARAMS: tuple[Knob | TextParam, ...] = (
     _choice("optimizer", "adamw", tuple(OPTIMIZER_STATE), "optimizer state in the training estimate"),
     _choice("metric", "macs", METRICS, "what the breakdown charts sum"),
     TextParam("q", "", "filter of the layer table (name or operator contains)"),
+    # graph groups drawn expanded and the selected node; names are checked against the model by app.ui.graph.keys
+    TextParam("expand", "", "groups drawn expanded in the graph, comma-separated (e.g. s2.b1,s4)", max_len=1000),
+    TextParam("focus", "", "the node selected in the graph; its rows are highlighted in the layer table",
+              max_len=200),
 )
 COMPARE_PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("n", "int", 2, "how many configurations are compared", lo=2, hi=MAX_SLOTS, step=1),
