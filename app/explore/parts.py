@@ -75,7 +75,7 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir)
     with st.spinner("Laying out the graph…"):  # the width: a zoomed-in graph and its hover card need room
         graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
-                         height=640)
+                         height=640, help=graph_panel.EXPLORE_HELP)
     graph_panel.selected_rows(model, items, sel)
     st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
     tables.show_stages(cache.analysis(model, items))
@@ -103,8 +103,8 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
     c[1].download_button(f"CSV of all {len(df):,} layers", lambda: cache.layer_csv(model, items),
                          file_name=f"{model}_layers.csv", mime="text/csv", icon=":material/download:",
                          on_click="ignore", key="dl_csv", width="stretch")
-    shown = _filter(df, q)
     focus = graph_panel.selection(PAGE, [(model, items)]).focus  # the graph's selection, shaded here
+    shown = graph_panel.only_focus(_filter(df, q), focus, key="layers_only_focus")
     fmt = dict(format="localized")
     st.dataframe(
         graph_panel.highlight(shown, focus), hide_index=True, height=560, key="layer_table",

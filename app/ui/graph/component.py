@@ -44,9 +44,7 @@ HTML = """<div class="ag-root">
     <div class="ag-legend"></div>
     <canvas class="ag-mini" hidden title="Overview: press or drag to go there"></canvas>
   </div>
-  <div class="ag-help">Scroll to zoom, drag (or Shift+scroll) to pan. Hover a box for its details; click a group to
-  expand it in place (click its frame to collapse it again) and an op to select it: its layers are listed below
-  and shaded in the layer table.</div>
+  <div class="ag-help"></div>
 </div>"""
 
 
@@ -86,18 +84,26 @@ def legend(top: int, color: str) -> dict[str, Any]:
             "mid": human(max(top, 1) / 2), "high": human(max(top, 1))}
 
 
+HELP = ("Scroll to zoom, drag (or Shift+scroll) to pan. Hover a box for its details; click a group to expand it "
+        "in place (click its frame to collapse it again), an op to select it.")
+
+
 def mount(svg: bytes, *, key: str, sig: str, focus: str, legend: dict[str, Any], height: int,
-          on_click: Callable[[], None], latency_source: str = "") -> None:
+          on_click: Callable[[], None], latency_source: str = "", help: str = HELP) -> None:
     """Show the live graph; `on_click` runs (before the rerun) when a box is clicked."""
     data = {"svg": live_svg(svg), "view": key, "sig": sig, "focus": focus, "legend": legend, "height": height,
-            "latency_source": latency_source}
+            "latency_source": latency_source, "help": help}
     COMPONENT(key=key, data=data, on_click_change=on_click, height="content")
 
 
 def clicked(key: str) -> dict[str, str] | None:
-    """The click the component just reported ({"action", "name"}), checked as untrusted input."""
+    """The click the component with `key` just reported ({"action", "name"}), or None."""
     value = st.session_state.get(key)
-    ev = value.get("click") if hasattr(value, "get") else None
+    return parse_click(value.get("click") if hasattr(value, "get") else None)
+
+
+def parse_click(ev: Any) -> dict[str, str] | None:
+    """A click event from the browser, checked as untrusted input: None unless well formed."""
     if not isinstance(ev, dict):
         return None
     action, name = ev.get("action"), ev.get("name")

@@ -97,6 +97,7 @@ export default function (component) {
   const t0 = performance.now();
 
   stage.style.height = `${Number(data.height) || 640}px`;
+  root.querySelector(".ag-help").textContent = data.help || "";
   host.innerHTML = data.svg; // trusted: Graphviz's output of DOT whose every name was escaped server-side
   const svg = host.querySelector("svg");
   if (!svg) return;

@@ -6,7 +6,7 @@ dropped, and the rest are kept.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 MAX_NAMES = 200  # more expanded groups than any model has stages + blocks + units worth opening by hand
 
@@ -59,6 +59,21 @@ def toggle(expand: Iterable[str], name: str, groups: Sequence[str]) -> tuple[str
     else:
         current.add(name)
     return ordered(current, groups)
+
+
+def apply_click(ev: Mapping[str, str], expand: Iterable[str], focus: str, groups: Sequence[str],
+                names: Collection[str]) -> tuple[tuple[str, ...], str]:
+    """(expand, focus) after a click: a group toggles and is selected, an op is selected,
+    the background clears the selection; a name the model lacks changes nothing."""
+    expand = ordered(expand, groups)
+    if ev["action"] == "clear":
+        return expand, ""
+    name = ev["name"]
+    if name not in names:
+        return expand, focus
+    if ev["action"] == "toggle" and name in groups:
+        expand = toggle(expand, name, groups)
+    return expand, name
 
 
 def join(names: Iterable[str]) -> str:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+EXPLORE_HELP = component.HELP[:-1] + ": its layers are listed below the graph and shaded in the layer table."
+
+
 @dataclass(frozen=True)
 class Selection:
     """The validated graph state of a page: expanded groups, the selected name, what is allowed."""
@@ -72,23 +75,19 @@ def _on_click(comp_key: str, sel: Selection) -> None:
     if ev is None:
         return
     fk, ek = state.param_key(sel.page, "focus"), state.param_key(sel.page, "expand")
-    if ev["action"] == "clear":
-        st.session_state[fk] = ""
-    elif ev["name"] in sel.names:
-        if ev["action"] == "toggle" and ev["name"] in sel.groups:
-            current = keys.split(st.session_state.get(ek, ""))
-            st.session_state[ek] = keys.join(keys.toggle(current, ev["name"], sel.groups))
-        st.session_state[fk] = ev["name"]
+    expand, focus = keys.apply_click(ev, keys.split(st.session_state.get(ek, "")), st.session_state.get(fk, ""),
+                                     sel.groups, sel.names)
+    st.session_state[ek], st.session_state[fk] = keys.join(expand), focus
 
 
 def live(model: str, items: cache.Items, sel: Selection, *, level: str, color: str, rankdir: str,
-         key: str, height: int, top: int | None = None) -> None:
+         key: str, height: int, top: int | None = None, help: str = component.HELP) -> None:
     """The live graph of one configuration, with `sel`'s expansion and selection."""
     g = cache.level_graph(model, items, level, sel.expand)
     svg = cache.graph_svg(model, items, level, color, rankdir, top, sel.expand)
     top = top if top is not None else cache.node_max(model, items, level, color, sel.expand)
     component.mount(svg, key=key, sig=component.signature(g, rankdir), focus=sel.focus,
-                    legend=component.legend(top, color), height=height,
+                    legend=component.legend(top, color), height=height, help=help,
                     on_click=functools.partial(_on_click, key, sel))
 
 
@@ -106,6 +105,13 @@ def downloads(boxes: list[Any], model: str, items: cache.Items, sel: Selection, 
 def focus_mask(df: pd.DataFrame, focus: str) -> pd.Series:
     """The layer-table rows of the selected name: the op itself or every op of the group."""
     return (df["name"] == focus) | df["name"].str.startswith(focus + ".", na=False)
+
+
+def only_focus(df: pd.DataFrame, focus: str, *, key: str) -> pd.DataFrame:
+    """A toggle (when something is selected) that keeps only the selected name's rows."""
+    if not focus or not st.toggle(f"Only the rows of `{focus}` (selected in the graph)", key=key):
+        return df
+    return df[focus_mask(df, focus)]
 
 
 def highlight(df: pd.DataFrame, focus: str) -> Any:
