@@ -76,6 +76,8 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     with st.spinner("Laying out the graph…"):  # the width: a zoomed-in graph and its hover card need room
         graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
                          height=640, help=graph_panel.EXPLORE_HELP)
+    st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; darker = more of "
+               "the chosen cost. Graph totals equal the table's at every level and with any groups expanded.")
     graph_panel.selected_rows(model, items, sel)
     st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
     tables.show_stages(cache.analysis(model, items))

@@ -86,6 +86,9 @@ export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector(".ag-root");
   if (!root || !data) return;
+  // Streamlit keeps the component's DOM when only its data changes and does not always run the returned
+  // cleanup first: the previous drawing's listeners and pan-zoom are torn down here
+  if (root.__agCleanup) root.__agCleanup();
   const view = String(data.view || "graph");
   const saved = (STORE[view] = STORE[view] || {});
   const stage = root.querySelector(".ag-stage");
@@ -108,6 +111,9 @@ export default function (component) {
   for (const k of ["macs", "params", "activations", "elementwise"]) totals[k] = Number(svg.dataset["total" + k[0].toUpperCase() + k.slice(1)] || 0);
   drawLegend(root.querySelector(".ag-legend"), data.legend);
 
+  // callbacks fire while the first view is being set: only after it do they record the user's view
+  let ready = false;
+  let mini = null;
   const pz = window.svgPanZoom(svg, {
     zoomEnabled: true, panEnabled: true, controlIconsEnabled: false, dblClickZoomEnabled: false,
     mouseWheelZoomEnabled: true, preventMouseEventsDefault: true, zoomScaleSensitivity: 0.2,
@@ -119,13 +125,13 @@ export default function (component) {
   pz.setMinZoom(Math.min(0.5, 0.5 / Math.max(fitReal, 1e-6)));
 
   function remember() {
+    if (!ready) return;
     saved.sig = data.sig;
     saved.zoom = pz.getZoom();
     saved.pan = pz.getPan();
     zoomText.textContent = `${Math.round((100 * pz.getSizes().realZoom) / READABLE)}%`;
     if (mini) mini.schedule();
   }
-  let mini = null;
 
   function findEl(name) {
     if (!name) return null;
@@ -136,10 +142,13 @@ export default function (component) {
   // svg-pan-zoom applies a new zoom/pan on the next animation frame, so positions are computed from its state,
   // not from the DOM: an element's box in graph units, read against the transform the DOM has now
   const viewport = svg.querySelector(".svg-pan-zoom_viewport");
-  function graphBox(g) {
-    const m = (viewport.transform.baseVal.consolidate() || { matrix: { a: 1, d: 1, e: 0, f: 0 } }).matrix;
+  // the transform the DOM has now (read, never consolidated: that would rewrite it and force a layout per box)
+  function applied() {
+    const list = viewport.transform.baseVal;
+    return list.numberOfItems ? list.getItem(0).matrix : { a: 1, d: 1, e: 0, f: 0 };
+  }
+  function graphBox(g, m = applied(), s = svg.getBoundingClientRect()) {
     const r = g.getBoundingClientRect();
-    const s = svg.getBoundingClientRect();
     return { x: (r.left - s.left - m.e) / m.a, y: (r.top - s.top - m.f) / m.d, w: r.width / m.a, h: r.height / m.d };
   }
 
@@ -174,8 +183,9 @@ export default function (component) {
   saved.anchor = null;
   const anchored = anchor && findEl(anchor.name);
   if (saved.sig === data.sig && saved.zoom) {
-    pz.zoom(saved.zoom); // same structure (a knob changed): keep the user's view
-    pz.pan(saved.pan);
+    const { zoom, pan } = saved; // same structure (a knob changed): keep the user's view
+    pz.zoom(zoom);
+    pz.pan(pan);
   } else if (anchored) {
     placeAt(graphBox(anchored), anchor.real, anchor.x, anchor.y); // an expanded or collapsed group stays put
   } else if (selected && !saved.sig) {
@@ -183,7 +193,15 @@ export default function (component) {
   } else {
     initialView();
   }
-  mini = minimap(root.querySelector(".ag-mini"), svg, pz, graphBox, viewport, fitReal < FIT_READABLE * READABLE);
+  mini = minimap(root.querySelector(".ag-mini"), svg, pz, graphBox, applied, viewport,
+    fitReal < FIT_READABLE * READABLE);
+  // the stage clips; a browser's find-in-page or scrollIntoView would scroll it and hide the graph's edge
+  const unscroll = () => {
+    stage.scrollTop = 0;
+    stage.scrollLeft = 0;
+  };
+  stage.addEventListener("scroll", unscroll);
+  ready = true;
   remember();
 
   // -- search ----------------------------------------------------------------
@@ -281,7 +299,8 @@ export default function (component) {
     if (toggle) {
       const r = g.getBoundingClientRect();
       const s = svg.getBoundingClientRect();
-      saved.anchor = { name, x: r.left + r.width / 2 - s.left, y: r.top - s.top, real: pz.getSizes().realZoom };
+      saved.anchor = { name, x: r.left + r.width / 2 - s.left, y: r.top - s.top, real: pz.getSizes().realZoom,
+        at: performance.now() };
       g.classList.add("ag-pending");
       root.classList.add("ag-busy");
     }
@@ -330,13 +349,16 @@ export default function (component) {
   // what a test or benchmark reads: when the graph was drawn and how long it took
   requestAnimationFrame(() => {
     const info = { view, sig: data.sig, nodes: svg.querySelectorAll("g.node").length, ms: performance.now() - t0,
-      at: performance.now() };
+      at: performance.now(), clickToDrawn: anchor ? performance.now() - anchor.at : null };
     window.__archlibGraphDrawn = Object.assign(window.__archlibGraphDrawn || {}, { [view]: info });
     root.dataset.drawn = String(info.at);
   });
 
-  return () => {
+  const cleanup = () => {
+    root.__agCleanup = null;
+    ready = false; // svg-pan-zoom's destroy resets the view and reports it: not the user's view
     host.removeEventListener("wheel", onWheel, { capture: true });
+    stage.removeEventListener("scroll", unscroll);
     svg.removeEventListener("mouseover", onOver);
     svg.removeEventListener("mousemove", place);
     svg.removeEventListener("mouseleave", onLeave);
@@ -348,20 +370,24 @@ export default function (component) {
     if (mini) mini.destroy();
     pz.destroy();
   };
+  root.__agCleanup = cleanup;
+  return cleanup;
 }
 
 // An overview of a graph too big to read whole: every box as a coloured bar along the graph's length, the part
 // on screen framed; press or drag on it to go there.
-function minimap(canvas, svg, pz, graphBox, viewport, wanted) {
+function minimap(canvas, svg, pz, graphBox, applied, viewport, wanted) {
   if (!canvas) return null;
   canvas.hidden = !wanted;
   if (!wanted) return null;
   const whole = graphBox(viewport);
   const tall = whole.h >= whole.w;
   canvas.className = "ag-mini " + (tall ? "ag-mini-v" : "ag-mini-h");
+  const m = applied();
+  const s = svg.getBoundingClientRect();
   const boxes = Array.from(svg.querySelectorAll("g.node")).map((g) => {
     const shape = g.querySelector("path, polygon");
-    return [graphBox(g), (shape && shape.getAttribute("fill")) || "#cccccc"];
+    return [graphBox(g, m, s), (shape && shape.getAttribute("fill")) || "#cccccc"];
   });
   const dpr = window.devicePixelRatio || 1;
   const cw = canvas.clientWidth;
