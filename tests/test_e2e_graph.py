@@ -6,6 +6,7 @@ Screenshots go to artifacts/graph_*.png.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -28,7 +29,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium"), viewport={"width": 1400, "height": 1000}) as ctx:
+    with chromium(tmp_path_factory.mktemp("chromium"), viewport={"width": 1400, "height": 1000},
+                  accept_downloads=True) as ctx:
         yield ctx
 
 
@@ -104,6 +106,10 @@ def test_a_click_expands_in_place_and_the_url_follows(server, page):
     expect(node(page, "s2.b1")).to_have_count(0)
     page.mouse.move(5, 5)
     shot(page, "expanded")
+    with page.expect_download() as dl:  # the download is the view as shown, with its colour scale
+        page.get_by_test_id("stDownloadButton").filter(has_text="SVG").click()
+    svg = Path(dl.value.path()).read_text()
+    assert 'id="c&#45;s2.b1" class="cluster"' in svg and "MACs per node" in svg
     page.locator('g.cluster[data-name="s2.b1"] > text').first.click()  # the frame's title collapses it
     drawn(page, info["at"])
     expect(node(page, "s2.b1")).to_have_count(1)

@@ -108,7 +108,7 @@ def graphs(configs: list[Config], metric: str, level: str) -> dict[str, str]:
     if not shown:
         return {}
     sel = graph_panel.selection(state.COMPARE, [(c.model, widgets.knob_items(c.knobs)) for c in shown])
-    top = max(cache.node_max(c.model, widgets.knob_items(c.knobs), level, metric, _mine(c, sel)) for c in shown)
+    top = max(cache.node_max(c.model, widgets.knob_items(c.knobs), level, metric) for c in shown)
     st.caption(f"One colour scale for all graphs: the darkest box has the largest {LABELS.get(metric, metric)} of "
                "any of them. Expanding a group or selecting a box does it in every graph that has that name.")
     for c, col in zip(configs, st.columns(len(configs))):
