@@ -164,13 +164,14 @@ export default function (component) {
     placeAt(graphBox(g), Math.max(READABLE, pz.getSizes().realZoom), s.width / 2, s.height / 2, 0.5, 0.5);
   }
 
-  // first view of a graph: all of it when that is readable enough, else its start at a readable scale
+  // first view of a graph: all of it when that is readable enough, else its start (top, or left when it runs
+  // left-right) at a readable scale, fitted across
   function initialView() {
     if (fitReal >= FIT_READABLE * READABLE) return;
-    const first = svg.querySelector("g.node");
     const s = svg.getBoundingClientRect();
-    const width = graphBox(viewport).w;
-    if (first) placeAt(graphBox(first), Math.min(READABLE, (0.95 * s.width) / width), s.width / 2, 16);
+    const whole = graphBox(viewport);
+    if (whole.h >= whole.w) placeAt(whole, Math.min(READABLE, (0.95 * s.width) / whole.w), s.width / 2, 12, 0.5, 0);
+    else placeAt(whole, Math.min(READABLE, (0.95 * s.height) / whole.h), 12, s.height / 2, 0, 0.5);
   }
 
   // the selected node (or the collapsed group that holds it, or the parts of a group drawn expanded)
@@ -178,6 +179,11 @@ export default function (component) {
   const chosen = selectedEls(nodes, data.focus || "");
   for (const g of chosen) g.classList.add("ag-selected");
   const selected = chosen[0] || null;
+
+  const tall = (() => {
+    const whole = graphBox(viewport);
+    return whole.h >= whole.w;
+  })();
 
   const anchor = saved.anchor;
   saved.anchor = null;
@@ -313,7 +319,8 @@ export default function (component) {
     e.preventDefault();
     e.stopPropagation();
     // Chromium turns Shift+wheel into deltaX: either way Shift pans along the graph's length
-    pz.panBy(e.shiftKey ? { x: 0, y: -(e.deltaY || e.deltaX) } : { x: -e.deltaX, y: 0 });
+    const d = -(e.deltaY || e.deltaX);
+    pz.panBy(!e.shiftKey ? { x: -e.deltaX, y: 0 } : tall ? { x: 0, y: d } : { x: d, y: 0 });
   };
   host.addEventListener("wheel", onWheel, { capture: true, passive: false });
   svg.addEventListener("mouseover", onOver);

@@ -134,7 +134,8 @@ def selected_rows(model: str, items: cache.Items, sel: Selection) -> None:
     rows = df[focus_mask(df, sel.focus)]
     t = cache.analysis(model, items).totals()
     macs, params = int(rows["macs"].sum()), int(rows["params"].sum())
-    share = f" ({macs / t['macs']:.2%} of the model)" if t["macs"] else ""
+    frac = macs / t["macs"] if t["macs"] else 0.0
+    share = f" ({'<0.01%' if 0 < frac < 1e-4 else f'{frac:.2%}'} of the model)" if t["macs"] else ""
     c = st.columns([5, 1], vertical_alignment="center")
     c[0].markdown(f"**Selected: `{sel.focus}`** · {len(rows):,} layer{'s' if len(rows) != 1 else ''} · "
                   f"MACs {human(macs)}{share} · params {human(params)}")
@@ -143,5 +144,6 @@ def selected_rows(model: str, items: cache.Items, sel: Selection) -> None:
     st.dataframe(rows, hide_index=True, height=min(36 * (len(rows) + 1) + 3, 320), key=f"{sel.page}.focus_rows",
                  column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "activations"],
                  column_config={"macs_share": st.column_config.NumberColumn("share of MACs", format="percent"),
+                                "macs": st.column_config.NumberColumn("MACs", format="localized"),
                                 **{k: st.column_config.NumberColumn(format="localized")
-                                   for k in ("params", "macs", "activations")}})
+                                   for k in ("params", "activations")}})
