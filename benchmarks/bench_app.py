@@ -13,6 +13,7 @@ not seen before, so nothing is served from a cache.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import statistics
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,16 +179,40 @@ def _interactions(page, n: int) -> dict[str, list[float]]:
     return out
 
 
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # a rerun has finished
+
+
+@contextlib.contextmanager
+def _server() -> Iterator[str]:
+    """The app on a free loopback port, as users run it; yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def bench_live_graph(runs: int) -> None:
     """The live graph: op level of EfficientNet-B7 (816 ops) and RegNetY-128GF in the browser."""
     from playwright.sync_api import sync_playwright
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from browser_support import CHROMIUM, CHROMIUM_ARGS, IDLE, app_server
-
-    with app_server("bench_graph_server.log") as url, sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
-        ctx = p.chromium.launch_persistent_context(tmp, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                                   viewport={"width": 1400, "height": 1000})
+    with _server() as url, sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        ctx = p.chromium.launch_persistent_context(
+            tmp, executable_path="/usr/lib/chromium/chromium", headless=True, viewport={"width": 1400, "height": 1000},
+            args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         for model in ("efficientnet_b7", "regnet_y_128gf"):
             switch, js, expand, expand_page = [], [], [], []
             inter: dict[str, list[float]] = {}
