@@ -95,16 +95,26 @@ def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: i
     ]
     if legend:
         lines.append(f"  graph [labelloc=b, labeljust=l, label=<{_legend(top, color_by)}>];")
+    lines += _nested(g, color_by, top, tooltips)
+    for u, v in g.edges:
+        lines.append(f'  "{node_id(u)}" -> "{node_id(v)}";')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _nested(g: nx.DiGraph, color_by: str, top: int, tooltips: bool) -> list[str]:
+    """Node statements, each inside the clusters of the expanded groups it belongs to."""
     clusters: Mapping[str, dict] = g.graph.get("clusters", {})
-    children: dict[str, list[str]] = {}
+    nodes_in: dict[str, list[str]] = {}
     for n, d in g.nodes(data=True):
-        children.setdefault(d.get("parents", ())[-1] if d.get("parents") else "", []).append(n)
-    sub: dict[str, list[str]] = {}
+        nodes_in.setdefault(d["parents"][-1] if d.get("parents") else "", []).append(n)
+    clusters_in: dict[str, list[str]] = {}
     for c, d in clusters.items():
-        sub.setdefault(d["parents"][-1] if d["parents"] else "", []).append(c)
+        clusters_in.setdefault(d["parents"][-1] if d["parents"] else "", []).append(c)
+    lines: list[str] = []
 
     def emit(parent: str, indent: str) -> None:
-        for c in sub.get(parent, []):
+        for c in clusters_in.get(parent, []):
             d = clusters[c]
             lines.append(f'{indent}subgraph "cluster_{cluster_id(c)}" {{')
             lines.append(f'{indent}  id="{cluster_id(c)}"; label=<{_cluster_label(c, d)}>; labelloc=t; labeljust=l; '
@@ -112,7 +122,7 @@ def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: i
                          + (f" tooltip={_dot_str(_tooltip(c, d))};" if tooltips else ""))
             emit(c, indent + "  ")
             lines.append(f"{indent}}}")
-        for n in children.get(parent, []):
+        for n in nodes_in.get(parent, []):
             d = g.nodes[n]
             fill = shade(d[color_by], top)
             font = "white" if fill in _PALETTE[6:] else "black"
@@ -121,10 +131,7 @@ def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: i
                          f'fontcolor="{font}"{tip}];')
 
     emit("", "  ")
-    for u, v in g.edges:
-        lines.append(f'  "{node_id(u)}" -> "{node_id(v)}";')
-    lines.append("}")
-    return "\n".join(lines)
+    return lines
 
 
 def _label(n: str, d: Mapping[str, Any]) -> str:

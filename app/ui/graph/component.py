@@ -50,8 +50,9 @@ HTML = """<div class="ag-root">
 
 def _js() -> str:
     vendor = (HERE / "vendor" / "svg-pan-zoom.min.js").read_text()
-    # the vendored build is a browserify bundle: run as is, it sets window.svgPanZoom
-    return vendor + "\n;\n" + (HERE / "graph.js").read_text()
+    # the vendored build is a browserify bundle: run as is, it sets window.svgPanZoom; then the parts, then the
+    # module's default export (one ES module, so the parts are plain functions in its scope)
+    return "\n;\n".join([vendor, (HERE / "view.js").read_text(), (HERE / "graph.js").read_text()])
 
 
 COMPONENT = st.components.v2.component(NAME, html=HTML, css=(HERE / "graph.css").read_text(), js=_js())
