@@ -58,11 +58,11 @@ def _js() -> str:
 COMPONENT = st.components.v2.component(NAME, html=HTML, css=(HERE / "graph.css").read_text(), js=_js())
 
 _PROLOG = re.compile(rb"^.*?(?=<svg\b)", re.S)
-_TITLES = re.compile(rb"<title>[^<]*</title>\n?")
+_TITLES = re.compile(rb"<title>[^<]*</title>\n?|<!--.*?-->\n?", re.S)
 
 
 def live_svg(svg: bytes) -> str:
-    """The SVG as the page needs it: no XML prolog, no <title>s (the hover card replaces them)."""
+    """The SVG as the page needs it: no XML prolog, <title>s (the hover card replaces them) or comments."""
     return _TITLES.sub(b"", _PROLOG.sub(b"", svg, count=1)).decode()
 
 
