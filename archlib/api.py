@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
@@ -51,10 +52,13 @@ def build(name: str, /, **knobs: Any):
     return build_module(ir)
 
 
-def graph(name: str, /, *, level: str | int = "block", **knobs: Any) -> nx.DiGraph:
-    """The networkx DiGraph of `name` at `level` (op, unit, block, stage or a depth)."""
+def graph(name: str, /, *, level: str | int = "block", expand: Iterable[str] = (), **knobs: Any) -> nx.DiGraph:
+    """The networkx DiGraph of `name` at `level` (op, unit, block, stage or a depth).
+
+    Groups named in `expand` (e.g. {"s2.b1", "s4"}) are drawn one level finer, as clusters.
+    """
     from archlib.views.blockgraph import collapse, op_graph
 
     level = parse_level(level)
     g = op_graph(analyze(name, **knobs))
-    return g if level == "op" else collapse(g, level)
+    return g if level == "op" else collapse(g, level, expand=expand)

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--format", choices=("dot", "svg"), default="dot")
     gr.add_argument("--level", default="block", help="op, unit, block (default) or stage")
     gr.add_argument("--color-by", default="macs", help="macs, params, activations or elementwise")
+    gr.add_argument("--expand", default="", help="groups drawn one level finer, comma-separated (e.g. s2.b1,s4)")
     gr.add_argument("-o", "--output", help="write to this file instead of standard output")
     me = sub.add_parser("measure", help="time it on this host and store the result (extra --KNOB/--SETTING VALUE "
                                         "pairs: settings are device, batch, threads, dtype, channels_last, "
@@ -146,13 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace, knobs: dict[str, Any]) -> str | None:
-    from archlib.views.blockgraph import to_dot, to_svg
+    from archlib.views.blockgraph import render_svg, to_dot
 
-    dot = to_dot(api.graph(args.model, level=args.level, **knobs), color_by=args.color_by)
+    expand = [n.strip() for n in args.expand.split(",") if n.strip()]
+    g = api.graph(args.model, level=args.level, expand=expand, **knobs)
     if args.format == "dot":
-        data = dot.encode()
+        data = to_dot(g, color_by=args.color_by).encode()
     else:
-        data = to_svg(dot)
+        data = render_svg(g, color_by=args.color_by, legend=True)
     if args.output:
         _write(args.output, data)
         return None

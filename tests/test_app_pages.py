@@ -5,7 +5,7 @@ exact count first in their help text, which is what these tests read.
 """
 from __future__ import annotations
 
-import base64
+import json
 import re
 from pathlib import Path
 
@@ -148,9 +148,10 @@ def test_explore_rebuild_tab_has_the_exact_configuration():
 
 def test_explore_graph_and_breakdown_tabs_render():
     at = run(model="lenet", level="op", color="params")
-    url = at.get("image")[0].proto.imgs[0].url  # the SVG laid out server-side, as a data URL
-    svg = base64.b64decode(url.split(",", 1)[1]).decode()
-    assert svg.startswith("<?xml") and all(f">{r.name}<" in svg for r in archlib.analyze("lenet").rows)
+    data = json.loads(at.get("bidi_component")[0].proto.json)  # the live graph: the SVG laid out server-side
+    svg = data["svg"]
+    assert svg.startswith("<svg") and all(f">{r.name}<" in svg for r in archlib.analyze("lenet").rows)
+    assert 'data-color-by="params"' in svg
     at = run(model="lenet", view="breakdown", metric="params")
     charts = [e for e in at.get("plotly_chart")]
     assert len(charts) == 2

@@ -54,6 +54,12 @@ def test_graph_formats(capsys, fmt, marker):
     assert marker in capsys.readouterr().out
 
 
+def test_graph_expand(capsys):
+    assert main(["graph", "mobilenet_v2", "--expand", "s2.b1,s4", "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert '"cluster_c-s2.b1"' in dot and '"n-s2.b1.dw"' in dot and '"n-s2.b2"' in dot
+
+
 @pytest.mark.parametrize("args,needle", [
     (["summary", "no_such_model"], "unknown model 'no_such_model'"),
     (["summary", "mobilenet_v2", "--width", "9"], "width must be a number in [0.1, 3]"),
@@ -63,6 +69,7 @@ def test_graph_formats(capsys, fmt, marker):
     (["graph", "mobilenet_v2", "--level", "galaxy"], "level='galaxy'"),
     (["summary", "mobilenet_v2", "--level", "99"], "level='99' is not allowed (out of range)"),
     (["summary", "mobilenet_v2", "--level", "1" + "0" * 400], "is not allowed (out of range)"),
+    (["graph", "mobilenet_v2", "--expand", "s2.b1,s9"], "expand='s9' is not allowed"),
     (["summary", "mobilenet_v2", "--resolution", "1e9"], "resolution must be an integer in [32, 1024]"),
 ])
 def test_bad_input_exits_2_without_traceback(args, needle):

@@ -1,13 +1,13 @@
 """The sections of the Explore page (kept here so the page file stays a thin script)."""
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 import archlib
 from app.ui import cache, state, tables, widgets
+from app.ui.graph import panel as graph_panel
 from archlib.core.analysis import Analysis, human
 from archlib.core.knobs import Knob
 
@@ -59,7 +59,7 @@ def _pick(name: str, P: dict[str, Knob], box: Any, **kw: Any) -> Any:
 
 
 def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
-    """The block graph, drawn server-side, with its controls and downloads."""
+    """The live block graph (pan, zoom, hover, expand, search), its controls and downloads."""
     c = st.columns([2.6, 3.4, 1.1, 1, 1], vertical_alignment="bottom")
     level = _pick("level", P, c[0], style="pills", label="Level")
     color = _pick("color", P, c[1], style="pills", label="Colour by",
@@ -72,34 +72,17 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
         st.info(f"This configuration has {n_ops:,} ops; the op-level graph is drawn up to "
                 f"{MAX_GRAPH_NODES:,}. Choose the unit, block or stage level.", icon=":material/info:")
         return chosen
-    args = (model, items, level, color, rankdir)
-    stem = f"{model}_{level}"
-    c[3].download_button("SVG", lambda: cache.graph_svg(*args), file_name=f"{stem}.svg", mime="image/svg+xml",
-                         icon=":material/download:", on_click="ignore", key="dl_svg")
-    c[4].download_button("PNG", lambda: cache.graph_png(*args), file_name=f"{stem}.png", mime="image/png",
-                         icon=":material/download:", on_click="ignore", key="dl_png")
-    with st.spinner("Laying out the graph…"):
-        svg = cache.graph_svg(*args)
-    # a top-down chain is narrow: the stage table fits beside it; a left-right one takes the width
-    left, right = st.columns([2, 3]) if rankdir == "TB" else (st.container(), st.container())
-    w, h = svg_size(svg)
-    room = 380 if rankdir == "TB" else 900  # about the width the image gets, in px
-    height = int(min(760, h * min(1.0, room / max(w, 1)) + 40))
-    with left.container(height=height, border=True, horizontal_alignment="center"):
-        st.image(svg.decode(), width="content")
-    left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; "
-                 "darker = more of the chosen cost. Graph totals equal the table's at every level.")
-    with right:
-        st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
-        tables.show_stages(cache.analysis(model, items))
-    return chosen
-
-
-def svg_size(svg: bytes) -> tuple[float, float]:
-    """(width, height) in CSS px of a Graphviz SVG (its root says e.g. width="230pt")."""
-    head = svg[:600].decode(errors="ignore")
-    w, h = (re.search(rf'{k}="([\d.]+)pt"', head) for k in ("width", "height"))
-    return (float(w.group(1)) * 4 / 3 if w else 800.0, float(h.group(1)) * 4 / 3 if h else 760.0)
+    sel = graph_panel.selection(PAGE, [(model, items)])
+    graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir)
+    with st.spinner("Laying out the graph…"):  # the width: a zoomed-in graph and its hover card need room
+        graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
+                         height=640, help=graph_panel.EXPLORE_HELP)
+    st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; darker = more of "
+               "the chosen cost. Graph totals equal the table's at every level and with any groups expanded.")
+    graph_panel.selected_rows(model, items, sel)
+    st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
+    tables.show_stages(cache.analysis(model, items))
+    return chosen | sel.params
 
 
 def _filter(df: pd.DataFrame, q: str) -> pd.DataFrame:
@@ -123,10 +106,11 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
     c[1].download_button(f"CSV of all {len(df):,} layers", lambda: cache.layer_csv(model, items),
                          file_name=f"{model}_layers.csv", mime="text/csv", icon=":material/download:",
                          on_click="ignore", key="dl_csv", width="stretch")
-    shown = _filter(df, q)
+    focus = graph_panel.selection(PAGE, [(model, items)]).focus  # the graph's selection, shaded here
+    shown = graph_panel.only_focus(_filter(df, q), focus, key="layers_only_focus")
     fmt = dict(format="localized")
     st.dataframe(
-        shown, hide_index=True, height=560, key="layer_table",
+        graph_panel.highlight(shown, focus), hide_index=True, height=560, key="layer_table",
         column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "flops", "elementwise",
                       "activations"],
         column_config={
@@ -141,7 +125,8 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
         })
     sub = shown[["params", "macs", "activations"]].sum()
     st.caption(f"{len(shown):,} of {len(df):,} layers shown · params {human(sub['params'])} · "
-               f"MACs {human(sub['macs'])} · activations {human(sub['activations'])}. Click a header to sort.")
+               f"MACs {human(sub['macs'])} · activations {human(sub['activations'])}. Click a header to sort."
+               + (f" Rows of `{focus}` (selected in the graph) are shaded." if focus else ""))
     return {"q": q}
 
 

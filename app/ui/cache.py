@@ -52,33 +52,39 @@ def layer_csv(model: str, items: Items) -> bytes:
     return layer_table(model, items).drop(columns=["macs_share"]).to_csv(index=False).encode()
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> str:
-    return blockgraph.to_dot(level_graph(model, items, level), color_by=color, rankdir=rankdir, top=top)
+Expand = tuple[str, ...]  # groups drawn one level finer (archlib.views.blockgraph.collapse)
 
 
-def level_graph(model: str, items: Items, level: str) -> nx.DiGraph:
-    """The graph of this configuration at `level` (op, unit, block or stage)."""
+def level_graph(model: str, items: Items, level: str, expand: Expand = ()) -> nx.DiGraph:
+    """The graph of this configuration at `level` (op, unit, block or stage), `expand` drawn finer."""
     from archlib.views.blockgraph import collapse, op_graph
 
     g = op_graph(analysis(model, items))
-    return g if level == "op" else collapse(g, level)
+    return g if level == "op" else collapse(g, level, expand=expand)
 
 
-def node_max(model: str, items: Items, level: str, color: str) -> int:
+def node_max(model: str, items: Items, level: str, color: str, expand: Expand = ()) -> int:
     """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
-    return max((d[color] for _, d in level_graph(model, items, level).nodes(data=True)), default=0)
+    return max((d[color] for _, d in level_graph(model, items, level, expand).nodes(data=True)), default=0)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None) -> bytes:
-    """The graph laid out server-side by Graphviz `dot`."""
-    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir, top))
+def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
+              expand: Expand = (), *, legend: bool = False) -> bytes:
+    """The graph laid out server-side by Graphviz `dot`, with ids and data attributes on its nodes.
+
+    `legend` (for downloads) adds the colour scale and each node's tooltip to the picture.
+    """
+    g = level_graph(model, items, level, expand)
+    return blockgraph.render_svg(g, color_by=color, rankdir=rankdir, top=top, legend=legend, tooltips=legend)
 
 
-def graph_png(model: str, items: Items, level: str, color: str, rankdir: str) -> bytes:
-    """PNG of the graph; called only when its download button is clicked."""
-    return blockgraph.to_png(graph_dot(model, items, level, color, rankdir))
+def graph_png(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
+              expand: Expand = ()) -> bytes:
+    """PNG of the graph with its legend; called only when its download button is clicked."""
+    g = level_graph(model, items, level, expand)
+    return blockgraph.to_png(blockgraph.to_dot(g, color_by=color, rankdir=rankdir, top=top, legend=True,
+                                               tooltips=False))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -110,11 +110,17 @@ EXPLORE_PARAMS: tuple[Knob | TextParam, ...] = (
     _choice("optimizer", "adamw", tuple(OPTIMIZER_STATE), "optimizer state in the training estimate"),
     _choice("metric", "macs", METRICS, "what the breakdown charts sum"),
     TextParam("q", "", "filter of the layer table (name or operator contains)"),
+    # graph groups drawn expanded and the selected node; names are checked against the model by app.ui.graph.keys
+    TextParam("expand", "", "groups drawn expanded in the graph, comma-separated (e.g. s2.b1,s4)", max_len=1000),
+    TextParam("focus", "", "the node selected in the graph; its rows are highlighted in the layer table",
+              max_len=200),
 )
 COMPARE_PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("n", "int", 2, "how many configurations are compared", lo=2, hi=MAX_SLOTS, step=1),
     _choice("metric", "macs", METRICS, "what the per-stage bars show"),
-    _choice("level", "stage", ("stage", "block"), "granularity of the per-stage bars"),
+    _choice("level", "stage", ("stage", "block"), "granularity of the per-stage bars and the graphs"),
+    TextParam("expand", "", "groups drawn expanded in the graphs, comma-separated (e.g. s2.b1,s4)", max_len=1000),
+    TextParam("focus", "", "the name selected in the graphs", max_len=200),
 )
 CONCEPTS_PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("cin", "int", 32, "input channels M", lo=1, hi=2048, step=1),
