@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from app.pareto import data
+from app.ui import schema
 from archlib.hardware import host as hostinfo
 from archlib.hardware import measure, store
 
@@ -153,7 +154,7 @@ HOSTILE = ["", ",", "NASNet", "AlexNet", "ResNet,NASNet", "timm", "paper,timm", 
            "activations", "params", "none", "overall", "false", "true", "2", "width=0.5", "width=99;resolution=32",
            "<script>", "=cmd()", "١٢٨", "²", "9" * 300, "MobileNetV2,EfficientNet", "torchvision,pycls"]
 KEYS = {"x": list(data.AXES), "fam": list(data.FAMILIES), "src": list(data.SOURCES), "dev": list(data.DEVICES),
-        "front": list(data.FRONTS), "unverified": ["true", "false"], "cfg": ["width=0.5", "resolution=160"],
+        "front": list(schema.PARETO_FRONTS), "unverified": ["true", "false"], "cfg": ["width=0.5", "resolution=160"],
         "model": ["mobilenet_v2", "efficientnet_b0", "vit_b_16", "lenet"], "bogus": ["1"]}
 VALUE = {k: st.one_of(st.sampled_from(v), st.sampled_from(HOSTILE), st.text(max_size=20)) for k, v in KEYS.items()}
 QUERIES = st.fixed_dictionaries({}, optional=VALUE)
