@@ -61,7 +61,8 @@ def test_knobs_are_spelled_the_same_on_every_page_that_carries_them(page):
 def _other_value(spec):
     """A valid value of `spec` that is not its default, as URL text."""
     if isinstance(spec, schema.TextParam):
-        return {"q": "conv", "fam": "ResNet", "src": "paper", "budget": "400M"}[spec.name]
+        return {"q": "conv", "fam": "ResNet", "src": "paper", "budget": "400M", "expand": "s2.b1,s4",
+                "focus": "s2.b1"}[spec.name]
     if spec.kind == "choice":
         return state.fmt(next(c for c in spec.choices if c != spec.default))
     if spec.kind == "bool":
