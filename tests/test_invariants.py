@@ -108,6 +108,8 @@ def _knob_strategy(knob):
         return st.sampled_from(knob.choices)
     if knob.kind == "bool":
         return st.booleans()
+    if knob.kind == "text":  # stage tables: tests/test_stages.py draws random ones
+        return st.just(knob.default)
     hi = knob.hi
     if knob.name == "resolution":
         hi = min(hi, max(knob.lo, 160))  # keep the real work small

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from archlib.errors import ArchlibError
 
@@ -16,18 +16,33 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+class TextGrammar(Protocol):
+    """What a text knob needs of its grammar (archlib.core.stages.Grammar is one)."""
+
+    max_len: int
+
+    def canonical(self, value: Any) -> str: ...
+
+    def describe(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Knob:
-    """One parameter of a model family: name, type, range, default and a line of help."""
+    """One parameter of a model family: name, type, range, default and a line of help.
+
+    A "text" knob (a stage table) is parsed by its `grammar` (a tokenizer, never eval) to
+    its canonical text; its default "" means the table the model's other knobs give.
+    """
 
     name: str
-    kind: str  # "int" | "float" | "choice" | "bool"
+    kind: str  # "int" | "float" | "choice" | "bool" | "text"
     default: Any
     help: str
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
     step: float | None = None
+    grammar: TextGrammar | None = None
 
     def describe_range(self) -> str:
         """The allowed values, in words, for error messages and help."""
@@ -35,6 +50,8 @@ class Knob:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "text":
+            return self.grammar.describe() + " (empty: the model's own table)"
         return f"{'an integer' if self.kind == 'int' else 'a number'} in [{_fmt(self.lo)}, {_fmt(self.hi)}]"
 
     def parse(self, value: Any) -> Any:
@@ -43,7 +60,20 @@ class Knob:
             return self._parse_choice(value)
         if self.kind == "bool":
             return self._parse_bool(value)
+        if self.kind == "text":
+            return self._parse_text(value)
         return self._parse_number(value)
+
+    def _parse_text(self, value: Any) -> str:
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) > self.grammar.max_len:
+                raise ArchlibError(f"{self.name} is {len(text)} characters long; at most "
+                                   f"{self.grammar.max_len} are allowed.")
+            return self.grammar.canonical(text) if text else ""
+        if isinstance(value, (list, tuple)) and value:
+            return self.grammar.canonical(value)
+        raise self._bad(value, f"a {type(value).__name__} is not a table")
 
     def _bad(self, value: Any, why: str = "") -> ArchlibError:
         shown = repr(value[:60]) if isinstance(value, str) else repr(value)
@@ -175,3 +205,9 @@ def depth(default: float = 1.0, lo: float = 0.1, hi: float = 6.0) -> Knob:
 
 def num_classes(default: int = 1000) -> Knob:
     return Knob("num_classes", "int", default, "classifier outputs", lo=1, hi=100000, step=1)
+
+
+def stages(grammar: TextGrammar, scaling: str) -> Knob:
+    """The `stages` knob of a table-driven family: "" (its default) is the model's own table."""
+    return Knob("stages", "text", "", f"stage table: rows joined by '-', each row key+number fields; empty: "
+                f"the model's own table; {scaling}", grammar=grammar)
