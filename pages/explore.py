@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import archlib
-from app.explore import parts
+from app.explore import parts, stages
 from app.ui import cache, charts, state, tables, widgets
 from archlib.core.analysis import human
 
@@ -37,6 +37,7 @@ st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
            + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
 parts.totals(a)
 mem = parts.memory(a, P)
+stages.section(model, knobs, a)
 
 TABS = {"graph": ":material/account_tree: Graph", "layers": ":material/table_rows: Layers",
         "breakdown": ":material/bar_chart: Breakdown", "code": ":material/code: Rebuild",

@@ -60,7 +60,8 @@ PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("dev", "choice", DEVICES[0], "device of the published latency", choices=DEVICES),
     Knob("front", "choice", "both", "Pareto frontiers drawn", choices=FRONTS),
     Knob("unverified", "bool", True, "show values marked unverified"),
-    TextParam("cfg", "", "knobs of the sidebar model shown on the cost axis (name=value;...)", max_len=200),
+    TextParam("cfg", "", "knobs of the sidebar model shown on the cost axis (name=value;...)",
+              max_len=results.MAX_KNOBS_TEXT),
 )
 
 

@@ -31,6 +31,8 @@ def describe(spec: Knob | state.TextParam) -> str:
     """Help text: the knob's own line, its allowed values and its default."""
     if isinstance(spec, state.TextParam):
         return spec.help
+    if spec.kind == "text":
+        return f"{spec.help}. Allowed: {spec.describe_range()}. URL key `{spec.name}`."
     return f"{spec.help}. Allowed: {spec.describe_range()}; default {state.fmt(spec.default)}. URL key `{spec.name}`."
 
 
@@ -43,6 +45,8 @@ def control(spec: Knob | state.TextParam, key: str, *, label: str | None = None,
     common = dict(key=key, help=describe(spec), persist_state="session", **kw)
     if isinstance(spec, state.TextParam):
         return box.text_input(label, max_chars=spec.max_len, **common).strip()
+    if spec.kind == "text":
+        return _text_knob(spec, box, label, common)
     if spec.kind == "choice":
         if style == "pills":
             return box.segmented_control(label, spec.choices, required=True, **common)
@@ -59,6 +63,17 @@ def control(spec: Knob | state.TextParam, key: str, *, label: str | None = None,
     else:
         value = box.slider(label, min_value=lo, max_value=hi, step=step, format=fmt, **common)
     return state.clean(int(value) if is_int else float(value))
+
+
+def _text_knob(spec: Knob, box: Any, label: str, common: dict[str, Any]) -> str:
+    """A stage table as text: empty is the model's own table; a bad one is named and the own table used."""
+    common.setdefault("placeholder", "the model's own table")
+    raw = box.text_input(label, max_chars=spec.grammar.max_len, **common)
+    try:
+        return spec.parse(raw)
+    except ArchlibError as e:
+        box.error(md_escape(f"{e} Using the model's own table."), icon=":material/error:")
+        return spec.default
 
 
 def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") -> str:
