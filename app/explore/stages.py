@@ -45,7 +45,7 @@ def section(model: str, knobs: dict[str, Any], a: Analysis) -> None:
     with st.expander(label, expanded=custom, icon=":material/table_edit:", key=OPEN):
         own = cache.analysis(model, widgets.knob_items({**knobs, "stages": ""}))
         _editor(model, knobs, a, own, table)
-        _footer(model, a, own, custom)
+        _footer(model, a, own, custom, _missing(len(table.rows(a.config)), len(table.rows(own.config))))
 
 
 def _editor(model: str, knobs: dict[str, Any], a: Analysis, own: Analysis, table: StageTable) -> None:
@@ -196,22 +196,30 @@ def _reset(model: str) -> None:
     _fresh()
 
 
-def _footer(model: str, a: Analysis, own: Analysis, custom: bool) -> None:
+def _missing(n: int, n_own: int) -> str:
+    """Which rows of the model's own table a shorter custom table leaves out, in words."""
+    if n >= n_own:
+        return ""
+    rows = f"row {n_own}" if n + 1 == n_own else f"rows {n + 1}–{n_own}"
+    return f" This table has no {rows} of the model's own."
+
+
+def _footer(model: str, a: Analysis, own: Analysis, custom: bool, missing: str) -> None:
     error = st.session_state.get(ERROR)
     if error:
         st.error(widgets.md_escape(f"{error} This edit is not applied: the network shown is the last valid table."),
                  icon=":material/error:")
-    c = st.columns([1.3, 1.1, 4], vertical_alignment="center")
+    c = st.columns([1.7, 1.3, 4], vertical_alignment="center")
     c[0].button("Reset to the paper's table", icon=":material/restart_alt:", on_click=_reset, args=(model,),
-                key="explore.stages.reset", disabled=not custom and not error, width="stretch")
+                key="explore.stages.reset", disabled=not custom and not error, width="content")
     if error:
         c[1].button("Discard the edit", icon=":material/undo:", on_click=_fresh, key="explore.stages.discard",
-                    width="stretch")
+                    width="content")
     t, t0 = a.totals(), own.totals()
     if custom:
         c[2].caption(f"Against the model's own table at these knobs: MACs {human(t0['macs'])} → {human(t['macs'])} "
                      f"({_pct(t['macs'], t0['macs'])}), params {human(t0['params'])} → {human(t['params'])} "
-                     f"({_pct(t['params'], t0['params'])}). In the URL as `stages=`.")
+                     f"({_pct(t['params'], t0['params'])}).{missing} In the URL as `stages=`.")
     else:
         c[2].caption("Edit a cell, add a row (+ below the table) or select rows to delete them: the totals, graph "
                      "and layers follow. The table is the `stages` knob: in the sidebar, the URL and the Rebuild tab.")
