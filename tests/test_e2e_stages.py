@@ -52,13 +52,14 @@ def test_open_a_custom_table_link_and_edit_a_row(page):
 
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 60, box["y"] + ROW_H + ROW_H / 2)  # row 1, the first column
+    page.wait_for_timeout(300)
     for key in ["ArrowDown"] * 2 + ["ArrowRight"] * 5:  # row 3; stage, vs paper, t, k, s -> c
         page.keyboard.press(key)
-    page.keyboard.press("Enter")  # opens the cell's editor
-    page.wait_for_timeout(300)
-    page.keyboard.press("Control+a")
-    page.keyboard.type("48")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # opens the cell's editor: an input holding the cell's value
+    cell = page.locator("input.gdg-input")
+    expect(cell).to_have_value("40", timeout=10_000)
+    cell.fill("48")
+    cell.press("Enter")
     deadline = time.time() + 60
     while parse_qs(urlsplit(page.url).query).get("stages") != [EDITED] and time.time() < deadline:
         page.wait_for_timeout(200)
@@ -66,9 +67,10 @@ def test_open_a_custom_table_link_and_edit_a_row(page):
     assert parse_qs(urlsplit(page.url).query)["stages"] == [EDITED]
     expect(page.get_by_test_id("stMetric").filter(has_text="MACs").first).to_contain_text(
         human(archlib.analyze("efficientnet_b0", stages=EDITED).totals()["macs"]))
-    assert page.locator("#glide-cell-6-2").inner_text() == "48"
-    assert page.locator("#glide-cell-2-2").inner_text() == "✎ changed"
-    sidebar_box = page.get_by_test_id("stSidebar").get_by_label("stages", exact=True).and_(page.get_by_test_id("stTextInputField"))
-    assert sidebar_box.input_value() == EDITED
+    expect(page.locator("#glide-cell-6-2")).to_have_text("48")
+    expect(page.locator("#glide-cell-2-2")).to_have_text("✎ changed")
+    sidebar_box = page.get_by_test_id("stSidebar").get_by_test_id("stTextInputField").and_(
+        page.get_by_label("stages", exact=True))
+    expect(sidebar_box).to_have_value(EDITED)
     page.get_by_test_id("stExpander").get_by_test_id("stDataFrame").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "stages_editor_edited.png"))
