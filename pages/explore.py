@@ -17,6 +17,7 @@ with st.sidebar:
     knobs = widgets.knob_controls(model)
     st.divider()
 
+knobs = stages.usable(model, knobs)
 items = widgets.knob_items(knobs)
 view = state.View(PAGE, model, dict(knobs), {})
 entry = archlib.get_model(model)

@@ -141,6 +141,14 @@ def test_explore_bad_table_in_the_box_is_named_and_the_own_table_used():
     assert exact(at, "MACs") == archlib.analyze("mobilenet_v3_large").totals()["macs"]
 
 
+def test_explore_table_too_deep_for_a_new_resolution_falls_back_to_the_own_table():
+    deep = "-".join(["t1k3s2c16n1"] * 5)
+    at = run(model="efficientnet_b0", stages=deep, resolution="64")
+    at.slider(key=state.knob_key("efficientnet_b0", "resolution")).set_value(32).run()
+    assert "stages row 5, field s" in text_of(at.error) and "Using the model's own table" in text_of(at.error)
+    assert exact(at, "MACs") == archlib.analyze("efficientnet_b0", resolution=32).totals()["macs"]
+
+
 def test_explore_regnet_custom_table_says_it_overrides_the_width_rule():
     at = run(model="regnet_x_400mf", stages="d1w32g8b1-d2w64g8b1-d3w128g8b1", w0="56")
     assert "takes precedence over w0, wa, wm, blocks" in text_of(at.info)

@@ -34,6 +34,21 @@ def _table(model: str) -> StageTable | None:
     return archlib.get_model(model).family.stages
 
 
+def usable(model: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    """The knobs to analyse: a custom table that does not work with the other knobs (more stride-2
+    rows than the resolution allows, say) is named and the model's own table used."""
+    if not knobs.get("stages"):
+        return knobs
+    try:
+        cache.analysis(model, widgets.knob_items(knobs))
+    except ArchlibError as e:
+        if not str(e).startswith("stages "):
+            return knobs  # another knob's error: the page reports it
+        st.error(widgets.md_escape(f"{e} Using the model's own table."), icon=":material/error:")
+        return {**knobs, "stages": ""}
+    return knobs
+
+
 def section(model: str, knobs: dict[str, Any], a: Analysis) -> None:
     """The editor in an expander (open when the table is custom), its deltas and messages."""
     table = _table(model)
