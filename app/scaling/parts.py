@@ -120,26 +120,12 @@ def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
     beta = _pick("beta", P, c[2], label="β (width)", style="number")
     gamma = _pick("gamma", P, c[3], label="γ (resolution)", style="number")
     stages = base_network(P, model)
-    base = lab.compound_base(alpha, beta, gamma)
     knobs = lab.effnet_knobs("compound", phi, alpha, beta, gamma, stages=stages)
     t0 = lab.totals(model, tuple(sorted(lab.effnet_knobs("compound", 0, alpha, beta, gamma, stages=stages).items())))
     t = lab.totals(model, tuple(sorted(knobs.items())))
-    m = st.columns(5)
-    ok = abs(base - 2) <= 2 * CONSTRAINT_TOL
-    _metric(m[0], "α·β²·γ²", f"{base:.3f}", delta="≈ 2 ✓" if ok else f"{100 * (base / 2 - 1):+.0f}% off 2",
-            delta_color="normal" if ok else "inverse", delta_arrow="off",
-            help=f"{alpha:g} × {beta:g}² × {gamma:g}² = {base:.4f}; the paper asks for about 2 "
-                 f"(here: within {CONSTRAINT_TOL:.0%}).")
-    _metric(m[1], "Predicted growth", f"×{base ** phi:.3f}", help="(α·β²·γ²)^φ: the paper's FLOPs rule")
     out = {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma} | ({"stages": stages} if "stages" in P else {})
-    if t is None or t0 is None:
-        st.error(f"φ={phi:g} with α={alpha:g}, β={beta:g}, γ={gamma:g} leaves EfficientNet's allowed range"
-                 + (" for this base network (too many stride-2 rows for the resolution?)." if stages else "."))
+    if not _effnet_metrics(phi, alpha, beta, gamma, t0, t, stages):
         return out
-    _metric(m[2], "Computed growth", f"×{t['macs'] / t0['macs']:.3f}", help=f"archlib MACs at φ / at φ=0: "
-            f"{t['macs']:,} / {t0['macs']:,}. Rounding (channels to 8, ceil of layers, pixels) makes it differ.")
-    _metric(m[3], "MACs", human(t["macs"]), help=f"{t['macs']:,}")
-    _metric(m[4], "Parameters", human(t["params"]), help=f"{t['params']:,}")
     d_mul, w_mul, r_mul = alpha ** phi, beta ** phi, gamma ** phi
     st.caption(f"At φ = {phi:g}: depth × {d_mul:.3f}, width × {w_mul:.3f}, resolution × {r_mul:.3f} "
                f"→ {int(np.floor(224 * r_mul + 0.5))} px.")
@@ -158,6 +144,28 @@ def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
             solve(model, lambda x: lab.effnet_knobs("compound", x, alpha, beta, gamma, stages=stages), metric,
                   budget, lo=0.0, hi=float(P["phi"].hi), name="φ", step=0.01)
     return out
+
+
+def _effnet_metrics(phi: float, alpha: float, beta: float, gamma: float, t0: dict | None, t: dict | None,
+                    stages: str) -> bool:
+    """The constraint, predicted and computed growth, MACs and parameters; False when out of range."""
+    base = lab.compound_base(alpha, beta, gamma)
+    m = st.columns(5)
+    ok = abs(base - 2) <= 2 * CONSTRAINT_TOL
+    _metric(m[0], "α·β²·γ²", f"{base:.3f}", delta="≈ 2 ✓" if ok else f"{100 * (base / 2 - 1):+.0f}% off 2",
+            delta_color="normal" if ok else "inverse", delta_arrow="off",
+            help=f"{alpha:g} × {beta:g}² × {gamma:g}² = {base:.4f}; the paper asks for about 2 "
+                 f"(here: within {CONSTRAINT_TOL:.0%}).")
+    _metric(m[1], "Predicted growth", f"×{base ** phi:.3f}", help="(α·β²·γ²)^φ: the paper's FLOPs rule")
+    if t is None or t0 is None:
+        st.error(f"φ={phi:g} with α={alpha:g}, β={beta:g}, γ={gamma:g} leaves EfficientNet's allowed range"
+                 + (" for this base network (too many stride-2 rows for the resolution?)." if stages else "."))
+        return False
+    _metric(m[2], "Computed growth", f"×{t['macs'] / t0['macs']:.3f}", help=f"archlib MACs at φ / at φ=0: "
+            f"{t['macs']:,} / {t0['macs']:,}. Rounding (channels to 8, ceil of layers, pixels) makes it differ.")
+    _metric(m[3], "MACs", human(t["macs"]), help=f"{t['macs']:,}")
+    _metric(m[4], "Parameters", human(t["params"]), help=f"{t['params']:,}")
+    return True
 
 
 def base_network(P: dict[str, Knob], model: str) -> str:
