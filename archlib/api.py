@@ -40,7 +40,8 @@ def lower(name: str, /, **knobs: Any) -> IR:
 def analyze(name: str, /, **knobs: Any) -> Analysis:
     """The per-layer analysis: table rows, totals and group/operator sums. Allocates no tensor."""
     cfg = config(name, **knobs)
-    return Analysis.of(name, cfg, _lower(name, tuple(sorted(cfg.items()))))
+    notes = tuple(registry.get(name).notes(cfg))
+    return Analysis.of(name, cfg, _lower(name, tuple(sorted(cfg.items()))), notes=notes)
 
 
 def build(name: str, /, **knobs: Any):

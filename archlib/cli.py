@@ -83,11 +83,13 @@ def _cmd_list(args: argparse.Namespace) -> str:
 
 
 def _cmd_knobs(args: argparse.Namespace) -> str:
-    knobs = registry.get(args.model).knobs
+    entry = registry.get(args.model)
+    knobs, defaults = entry.knobs, entry.config()  # a stage table's default is the model's own table
     if args.json:
-        return json.dumps([{"name": k.name, "type": k.kind, "default": k.default, "range": k.describe_range(),
+        return json.dumps([{"name": k.name, "type": k.kind, "default": defaults[k.name], "range": k.describe_range(),
                             "help": k.help} for k in knobs], indent=2)
-    return "\n".join(f"--{k.name:<18} {k.describe_range():<36} default {k.default!s:<8} {k.help}" for k in knobs)
+    return "\n".join(f"--{k.name:<18} {k.describe_range():<36} default {defaults[k.name]!s:<8} {k.help}"
+                     for k in knobs)
 
 
 def format_table(a: Analysis, level: str = "op") -> str:
@@ -108,6 +110,7 @@ def format_table(a: Analysis, level: str = "op") -> str:
               f"MACs        {t['macs']:>16,}  ({human(t['macs'])}; FLOPs = 2 x MACs = {human(t['flops'])})",
               f"activations {t['activations']:>16,}  (outputs of conv/linear/matmul)",
               f"elementwise {t['elementwise']:>16,}  (BN, activations, adds, pooling; not in MACs)"]
+    lines += [f"note: {n}" for n in a.notes]
     return "\n".join(lines)
 
 

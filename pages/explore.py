@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import archlib
-from app.explore import parts
+from app.explore import parts, stages
 from app.ui import cache, charts, state, tables, widgets
 from archlib.core.analysis import human
 
@@ -17,6 +17,7 @@ with st.sidebar:
     knobs = widgets.knob_controls(model)
     st.divider()
 
+knobs = stages.usable(model, knobs)
 items = widgets.knob_items(knobs)
 view = state.View(PAGE, model, dict(knobs), {})
 entry = archlib.get_model(model)
@@ -37,6 +38,7 @@ st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
            + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
 parts.totals(a)
 mem = parts.memory(a, P)
+stages.section(model, knobs, a)
 
 TABS = {"graph": ":material/account_tree: Graph", "layers": ":material/table_rows: Layers",
         "breakdown": ":material/bar_chart: Breakdown", "code": ":material/code: Rebuild",

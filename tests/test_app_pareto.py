@@ -213,3 +213,8 @@ def test_hover_shows_archlib_count_and_how_far_the_source_is():
     assert f"(this source: {1700 / ours - 1:+.0%})" in text
     tv = df[(df["archlib_model"] == "mobilenet_v2") & (df["kind"] == "torchvision")].iloc[0]
     assert "this source" not in pareto_chart._hover(tv.to_dict())  # torchvision's own count agrees
+
+
+def test_measured_axis_with_nothing_measured_says_so(db):
+    at = open_page({"x": "measured"})
+    assert any("has a value on this axis" in i.value for i in at.info)

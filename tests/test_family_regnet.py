@@ -46,11 +46,11 @@ def test_torchvision_differs_from_pycls_only_by_rounding(tv, pycls):
 
 def test_quantized_linear_width_rule():
     """RegNetX-200MF: widths 24, 56, 152, 368 with depths 1, 1, 4, 7 (paper Fig. / pycls)."""
-    assert stages(archlib.config("regnetx_002")) == [Stage(24, 1, 8), Stage(56, 1, 8), Stage(152, 4, 8),
-                                                     Stage(368, 7, 8)]
+    assert stages(archlib.config("regnetx_002")) == [Stage(d=1, w=24, g=8), Stage(d=1, w=56, g=8),
+                                                     Stage(d=4, w=152, g=8), Stage(d=7, w=368, g=8)]
     assert [(s.w, s.d) for s in stages(archlib.config("regnety_032"))] == [(72, 2), (216, 5), (576, 13), (1512, 1)]
     assert all(w % 8 == 0 for w in block_widths(48, 27.89, 2.09, 16))
-    assert stages(archlib.config("regnetx_002", wa=0)) == [Stage(24, 13, 8)]  # no slope: one stage
+    assert stages(archlib.config("regnetx_002", wa=0)) == [Stage(d=13, w=24, g=8)]  # no slope: one stage
 
 
 def test_knob_effects():

@@ -135,6 +135,8 @@ def _strategy(knob, spec, cfg):
         return st.sampled_from(knob.choices)
     if knob.kind == "bool":
         return st.booleans()
+    if knob.kind == "text":  # stage tables: tests/test_stages.py draws random ones
+        return st.just(knob.default)
     lo, hi = spec if spec else (None, None)
     lo, hi = knob.lo if lo is None else max(lo, knob.lo), knob.hi if hi is None else min(hi, knob.hi)
     if knob.kind == "int":

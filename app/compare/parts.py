@@ -27,8 +27,8 @@ class Config:
 
     @property
     def label(self) -> str:
-        base = archlib.config(self.model)
-        changed = [f"{k}={state.fmt(v)}" for k, v in self.knobs.items() if state.clean(v) != state.clean(base[k])]
+        changed = [f"{k}={state.fmt(v)}" if k != "stages" else f"custom stages ({v.count('-') + 1} rows)"
+                   for k, v in archlib.get_model(self.model).overrides(self.knobs).items()]
         return f"{self.slot}: {self.model}" + (f" ({', '.join(changed)})" if changed else "")
 
 

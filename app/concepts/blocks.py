@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from archlib.core.analysis import Analysis
 from archlib.core.ir import IRBuilder
-from archlib.families import efficientnet, efficientnet_v2, mobilenet_v2, shufflenet_v1, squeezenet
+from archlib.core.stages import MBRow
+from archlib.families import efficientnet, mobilenet_v2, shufflenet_v1, squeezenet
 
 
 def _block(name: str, channels: int, size: int, build: Callable[[IRBuilder, str], str]) -> Analysis:
@@ -44,18 +45,18 @@ def plain3x3(m: int, n: int, size: int) -> Analysis:
 
 def inverted_residual(m: int, n: int, t: int, size: int) -> Analysis:
     """MobileNetV2's block (the family's builder): 1x1 expand by t, 3x3 depthwise, linear 1x1, ReLU6."""
-    return _block("inverted_residual", m, size, lambda b, x: mobilenet_v2.block(b, x, n, t, 1))
+    return _block("inverted_residual", m, size, lambda b, x: mobilenet_v2.block(b, x, n, MBRow(t, 3, 1, n, 1), 1))
 
 
 def mbconv(m: int, n: int, t: int, k: int, size: int, se: float) -> Analysis:
     """EfficientNet's MBConv (the family's builder): expand to make_divisible(M t), kxk depthwise,
     SE squeezing to max(1, int(M se)) (M // 4 at EfficientNet's 0.25; 0: none), linear 1x1, SiLU."""
-    return _block("mbconv", m, size, lambda b, x: efficientnet.mbconv(b, x, n, t, k, 1, se_ratio=se))
+    return _block("mbconv", m, size, lambda b, x: efficientnet.mbconv(b, x, n, MBRow(t, k, 1, n, 1, se=se), 1))
 
 
 def fused_mbconv(m: int, n: int, t: int, k: int, size: int) -> Analysis:
     """EfficientNetV2's Fused-MBConv (the family's builder): one kxk conv to make_divisible(M t), linear 1x1."""
-    return _block("fused_mbconv", m, size, lambda b, x: efficientnet_v2.fused_mbconv(b, x, n, t, k, 1))
+    return _block("fused_mbconv", m, size, lambda b, x: efficientnet.fused_mbconv(b, x, n, MBRow(t, k, 1, n, 1, f=True), 1))
 
 
 def shuffle_unit(c: int, groups: int, size: int) -> Analysis:

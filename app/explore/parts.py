@@ -132,8 +132,7 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
 
 def snippets(model: str, knobs: dict[str, Any]) -> tuple[str, str]:
     """(Python, CLI) that rebuild exactly this configuration: the model plus its non-default knobs."""
-    base = archlib.config(model)
-    changed = {k: state.clean(v) for k, v in knobs.items() if state.clean(v) != state.clean(base[k])}
+    changed = {k: state.clean(v) for k, v in archlib.get_model(model).overrides(knobs).items()}
     args = "".join(f", {k}={v!r}" for k, v in changed.items())
     py = (f"import archlib\n\n"
           f"a = archlib.analyze({model!r}{args})   # the table and totals, no tensor allocated\n"

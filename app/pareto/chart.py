@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -145,5 +146,11 @@ def _add_user(fig: go.Figure, df: pd.DataFrame, user: pd.DataFrame, col: str) ->
             continue
         fig.add_vline(x=x, line=dict(color="#be123c", width=2, dash="dash"))
         fig.add_annotation(x=math.log10(x), y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"{html.escape(u['model'])} {html.escape(u['knobs'])}: custom, no published accuracy",
+                           text=f"{html.escape(u['model'])} {html.escape(_short(u['knobs']))}: custom, no published "
+                                "accuracy",
                            font=dict(color="#be123c", size=12), bgcolor="rgba(255,255,255,0.85)")
+
+
+def _short(knobs: str) -> str:
+    """Knob text for a label: a stage table (up to 1000 characters) as its row count."""
+    return re.sub(r"stages=([^;]*)", lambda m: f"stages=({m.group(1).count('-') + 1}-row table)", knobs)

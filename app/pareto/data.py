@@ -105,7 +105,8 @@ def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
         for kind, idx in pareto.frontier_by(recs, col, "top1_pct", "kind").items():
             out[f"source:{kind}"] = [df.index[i] for i in idx]
     if which in ("both", "overall"):
-        out["overall"] = [df.index[i] for i in pareto.frontier_by(recs, col, "top1_pct")["all"]]
+        # no point on this axis yet (nothing measured here): no front, not a KeyError
+        out["overall"] = [df.index[i] for i in pareto.frontier_by(recs, col, "top1_pct").get("all", [])]
     return out
 
 

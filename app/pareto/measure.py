@@ -273,8 +273,7 @@ def hosts_panel(store: mstore.Store | None, this: str) -> str:
 
 
 def _non_default(model: str, config: dict[str, Any]) -> str:
-    base = archlib.config(model)
-    return results.format_knobs({k: v for k, v in config.items() if base.get(k) != v})
+    return results.format_knobs(archlib.get_model(model).overrides(config))
 
 
 def compare_hosts(store: mstore.Store, labels: dict[str, str]) -> None:

@@ -94,7 +94,7 @@ def on_select() -> None:
         return
     cfg = archlib.config(row.archlib_model, **row.knobs)
     st.session_state[state.MODEL] = row.archlib_model
-    for k, v in cfg.items():
+    for k, v in state.widget_values(row.archlib_model, cfg).items():  # a derived stage table stays ""
         st.session_state[state.knob_key(row.archlib_model, k)] = v
     st.session_state[OPEN] = (row.archlib_model, cfg)
 

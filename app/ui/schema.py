@@ -149,10 +149,11 @@ def scaling_params() -> tuple[Knob | TextParam, ...]:
     eff = {k.name: k for k in archlib.get_model(EFFNET_MODEL).knobs}
     out: list[Knob | TextParam] = [_choice("lab", "efficientnet", SCALING_LABS, "which scaling rule")]
     out += [eff[name] for name in EFFNET_KNOBS]
+    out.append(eff["stages"])  # the base network phi scales: B0's Table 1 or your own
     out += [Knob("mn_alpha", "float", 1.0, "MobileNet width multiplier alpha", lo=0.25, hi=2.0, step=0.05),
             Knob("mn_rho", "float", 1.0, "MobileNet resolution multiplier rho (input = 224 rho)",
                  lo=0.25, hi=2.0, step=0.05)]
-    out += [k for k in archlib.get_model(REGNET_MODEL).knobs if k.name not in ("resolution", "num_classes")]
+    out += [k for k in archlib.get_model(REGNET_MODEL).knobs if k.name not in ("resolution", "num_classes", "stages")]
     out += [_choice("budget_metric", "macs", ("macs", "params", "latency"), "what the budget limits"),
             TextParam("budget", "1G", "the budget: a count such as 400M or 1.5G, or a latency such as 25ms",
                       max_len=30, check=_check_budget)]

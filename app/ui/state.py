@@ -113,23 +113,25 @@ def _parse(spec: Knob | TextParam, raw: str, messages: list[str], key: str = "")
 
 
 def _knobs(model: str, query: Mapping[str, str], prefix: str, used: set[str], messages: list[str]) -> dict[str, Any]:
-    """The model's configuration from `prefix + knob` keys; an impossible combination -> defaults."""
-    cfg = archlib.config(model)
-    given = []
+    """The model's configuration from `prefix + knob` keys; an impossible combination -> defaults.
+
+    Built from the given values (not patched into the defaults), so a stage table the other
+    knobs derive follows them."""
+    values: dict[str, Any] = {}
     for knob in archlib.get_model(model).knobs:
         key = prefix + knob.name
         if key in query:
             used.add(key)
             ok, value = _parse(knob, query[key], messages, key)
             if ok:
-                cfg[knob.name] = value
-                given.append(key)
-    if given:
-        try:
+                values[knob.name] = value
+    try:
+        cfg = archlib.config(model, **values)
+        if values:
             archlib.lower(model, **cfg)
-        except Exception as e:  # noqa: BLE001  (a family's error must not break the page)
-            messages.append(f"{', '.join(given)}: {e} Using the defaults of {model}.")
-            cfg = archlib.config(model)
+    except Exception as e:  # noqa: BLE001  (a family's error must not break the page)
+        messages.append(f"{', '.join(prefix + k for k in values)}: {e} Using the defaults of {model}.")
+        cfg = archlib.config(model)
     return cfg
 
 
@@ -228,17 +230,32 @@ def _diff(values: Mapping[str, Any], base: Mapping[str, Any], prefix: str = "") 
     return {prefix + k: fmt(v) for k, v in values.items() if k in base and clean(v) != clean(base[k])}
 
 
+def knob_diff(model: str, knobs: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """The knobs a link needs: those unlike their defaults; `stages` only when it is not the
+    table the other knobs give (a widget's "" or the derived table itself is left out)."""
+    return {prefix + k: fmt(v) for k, v in archlib.get_model(model).overrides(knobs).items()}
+
+
+def widget_values(model: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A configuration as its knob widgets hold it: a stage table the other knobs give is "" there,
+    so moving those knobs still changes it."""
+    knobs = archlib.get_model(model).knobs
+    return {**{k.name: cfg.get(k.name, k.default) for k in knobs if k.kind != "text"},
+            **{k.name: k.default for k in knobs if k.kind == "text"},
+            **archlib.get_model(model).overrides(cfg)}
+
+
 def encode(view: View) -> dict[str, str]:
     """The query string of `view`: the model always, everything else only where not default."""
     out = {MODEL: view.model}
     if view.page in KNOB_PAGES:
-        out.update(_diff(view.knobs, archlib.config(view.model)))
+        out.update(knob_diff(view.model, view.knobs))
     base = {p.name: p.default for p in page_params(view.page)}
     out.update(_diff(view.params, base))
     if view.page == COMPARE:
         for slot, (m, cfg) in enumerate(view.others, 2):
             out[f"m{slot}"] = m
-            out.update(_diff(cfg, archlib.config(m), f"m{slot}."))
+            out.update(knob_diff(m, cfg, f"m{slot}."))
     return out
 
 
@@ -246,9 +263,9 @@ def seed(view: View) -> dict[str, Any]:
     """Session-state values that make the widgets show `view` (set before they are created)."""
     out: dict[str, Any] = {model_key(1): view.model}
     if view.page in KNOB_PAGES:
-        out.update({knob_key(view.model, k): v for k, v in view.knobs.items()})
+        out.update({knob_key(view.model, k): v for k, v in widget_values(view.model, view.knobs).items()})
     out.update({param_key(view.page, k): v for k, v in view.params.items()})
     for slot, (m, cfg) in enumerate(view.others, 2):
         out[model_key(slot)] = m
-        out.update({knob_key(m, k, slot): v for k, v in cfg.items()})
+        out.update({knob_key(m, k, slot): v for k, v in widget_values(m, cfg).items()})
     return out

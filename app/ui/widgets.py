@@ -15,6 +15,7 @@ import streamlit as st
 import archlib
 from app.ui import schema, state
 from archlib.core.knobs import Knob
+from archlib.errors import ArchlibError
 
 SLIDER_MAX_STEPS = 2000  # wider ranges get a number input: a slider would be too coarse
 
@@ -29,6 +30,8 @@ def describe(spec: Knob | schema.TextParam) -> str:
     """Help text: the knob's own line, its allowed values and its default."""
     if isinstance(spec, schema.TextParam):
         return spec.help
+    if spec.kind == "text":
+        return f"{spec.help}. Allowed: {spec.describe_range()}. URL key `{spec.name}`."
     return f"{spec.help}. Allowed: {spec.describe_range()}; default {state.fmt(spec.default)}. URL key `{spec.name}`."
 
 
@@ -41,6 +44,8 @@ def control(spec: Knob | schema.TextParam, key: str, *, label: str | None = None
     common = dict(key=key, help=describe(spec), persist_state="session", **kw)
     if isinstance(spec, schema.TextParam):
         return box.text_input(label, max_chars=spec.max_len, **common).strip()
+    if spec.kind == "text":
+        return _text_knob(spec, box, label, common)
     if spec.kind == "choice":
         if style == "pills":
             return box.segmented_control(label, spec.choices, required=True, **common)
@@ -57,6 +62,17 @@ def control(spec: Knob | schema.TextParam, key: str, *, label: str | None = None
     else:
         value = box.slider(label, min_value=lo, max_value=hi, step=step, format=fmt, **common)
     return state.clean(int(value) if is_int else float(value))
+
+
+def _text_knob(spec: Knob, box: Any, label: str, common: dict[str, Any]) -> str:
+    """A stage table as text: empty is the model's own table; a bad one is named and the own table used."""
+    common.setdefault("placeholder", "the model's own table")
+    raw = box.text_input(label, max_chars=spec.grammar.max_len, **common)
+    try:
+        return spec.parse_text(raw)
+    except ArchlibError as e:
+        box.error(md_escape(f"{e} Using the model's own table."), icon=":material/error:")
+        return spec.default
 
 
 def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") -> str:

@@ -135,15 +135,16 @@ class Analysis:
     ir: IR
     rows: tuple[Row, ...]
     _totals: dict[str, int] = field(repr=False, default_factory=dict)
+    notes: tuple[str, ...] = ()  # what a reader should know (a custom stage table overriding knobs)
 
     @classmethod
-    def of(cls, model: str, config: dict[str, Any], ir: IR) -> Analysis:
+    def of(cls, model: str, config: dict[str, Any], ir: IR, *, notes: tuple[str, ...] = ()) -> Analysis:
         costs = [op_cost(op) for op in ir.ops]
         rows = tuple([Row(op.name, op.kind, op.in_shapes[0] if op.in_shapes else (), op.out_shape, c)
                       for op, c in zip(ir.ops, costs)])
         col = dict(zip(OpCost._fields, map(sum, zip(*costs)))) if costs else dict.fromkeys(OpCost._fields, 0)
         totals = {k: (2 * col["macs"] if k == "flops" else col[k]) for k in COUNTS}
-        return cls(model, dict(config), ir, rows, totals)
+        return cls(model, dict(config), ir, rows, totals, tuple(notes))
 
     @property
     def input_shape(self) -> Shape:
@@ -221,6 +222,7 @@ class Analysis:
             "conventions": "macs = multiply-accumulates of conv/linear/matmul; flops = 2*macs; "
                            "activations = output elements of conv/linear/matmul; per sample",
             "totals": t,
+            "notes": list(self.notes),
             "layers": [r.as_dict() for r in self.rows],
         }
 

@@ -12,7 +12,7 @@ import re
 import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from archlib.errors import ArchlibError
 
@@ -24,18 +24,33 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
+class TextGrammar(Protocol):
+    """What a text knob needs of its grammar (archlib.core.stages.Grammar is one)."""
+
+    max_len: int
+
+    def canonical(self, value: Any) -> str: ...
+
+    def describe(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Knob:
-    """One parameter of a model family: name, type, range, default and a line of help."""
+    """One parameter of a model family: name, type, range, default and a line of help.
+
+    A "text" knob (a stage table) is parsed by its `grammar` (a tokenizer, never eval) to
+    its canonical text; its default "" means the table the model's other knobs give.
+    """
 
     name: str
-    kind: str  # "int" | "float" | "choice" | "bool"
+    kind: str  # "int" | "float" | "choice" | "bool" | "text"
     default: Any
     help: str
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
     step: float | None = None
+    grammar: TextGrammar | None = None
 
     def describe_range(self) -> str:
         """The allowed values, in words, for error messages and help."""
@@ -43,6 +58,8 @@ class Knob:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "text":
+            return self.grammar.describe() + " (empty: the model's own table)"
         return f"{'an integer' if self.kind == 'int' else 'a number'} in [{_fmt(self.lo)}, {_fmt(self.hi)}]"
 
     def parse(self, value: Any) -> Any:
@@ -58,6 +75,8 @@ class Knob:
             if isinstance(value, bool):
                 return value
             raise self._bad(value, self._type_why(value, True))
+        if self.kind == "text":
+            return self._parse_table(value)
         if self.kind == "int":
             if isinstance(value, bool) or not hasattr(value, "__index__"):
                 raise self._bad(value, self._type_why(value, 0))
@@ -75,6 +94,8 @@ class Knob:
         if not isinstance(text, str):
             raise self._bad(text, f"a {type(text).__name__}, where text was expected")
         t = text.strip()
+        if self.kind == "text":
+            return self._parse_table(t)
         if self.kind == "choice":
             for c in self.choices:
                 if t == str(c) or _same_number(t, c):
@@ -94,6 +115,18 @@ class Knob:
             raise self._bad(text, "not a number: write it with the digits 0-9, a point and an optional exponent")
         num = float(t)
         return self._in_range(text, num)
+
+    def _parse_table(self, value: Any) -> str:
+        """A text knob's value (its text, or typed rows in the Python API) as canonical text."""
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) > self.grammar.max_len:
+                raise ArchlibError(f"{self.name} is {len(text)} characters long; at most "
+                                   f"{self.grammar.max_len} are allowed.")
+            return self.grammar.canonical(text) if text else ""
+        if isinstance(value, (list, tuple)) and value:
+            return self.grammar.canonical(value)
+        raise self._bad(value, f"a {type(value).__name__} is not a table")
 
     def _in_range(self, shown: Any, num: int | float) -> int | float:
         if isinstance(num, float) and not math.isfinite(num):
@@ -203,3 +236,9 @@ def depth(default: float = 1.0, lo: float = 0.1, hi: float = 6.0) -> Knob:
 
 def num_classes(default: int = 1000) -> Knob:
     return Knob("num_classes", "int", default, "classifier outputs", lo=1, hi=100000, step=1)
+
+
+def stages(grammar: TextGrammar, scaling: str) -> Knob:
+    """The `stages` knob of a table-driven family: "" (its default) is the model's own table."""
+    return Knob("stages", "text", "", f"stage table: rows joined by '-', each row key+number fields; empty: "
+                f"the model's own table; {scaling}", grammar=grammar)

@@ -43,7 +43,7 @@ NUMERIC: dict[str, tuple[float, float, str]] = {
 REQUIRED = TEXT_COLUMNS + tuple(NUMERIC) + ("source_location", "notes", "latency_device", "latency_group",
                                             "latency_other", "macs_as_reported", "archlib_model",
                                             "archlib_knobs")
-MAX_KNOBS_TEXT = 200
+MAX_KNOBS_TEXT = 1400  # a whole configuration, a stage table (at most 1000 characters) included
 _OTHER_LATENCY = re.compile(r"(Pixel \d)\s*:\s*([0-9.]+)\s*ms")
 
 
