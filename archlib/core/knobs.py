@@ -126,7 +126,12 @@ class Knob:
             return self.grammar.canonical(text) if text else ""
         if isinstance(value, (list, tuple)) and value:
             return self.grammar.canonical(value)
-        raise self._bad(value, f"a {type(value).__name__} is not a table")
+        if value is None:
+            raise self._bad(value, "None where the Python API takes a str (or a list of typed rows); leave it "
+                                   "out to get the model's own table")
+        got = type(value).__name__
+        raise self._bad(value, f"{'an' if got[:1] in 'aeiou' else 'a'} {got} where the Python API takes a str "
+                               "(or a list of typed rows)")
 
     def _in_range(self, shown: Any, num: int | float) -> int | float:
         if isinstance(num, float) and not math.isfinite(num):

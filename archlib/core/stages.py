@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -116,7 +117,8 @@ class Grammar:
     def parse(self, text: str) -> tuple[Any, ...]:
         """The typed rows of `text`; an ArchlibError naming row, field and range if it is not a table."""
         if not isinstance(text, str):
-            raise ArchlibError(f"stages must be text (rows joined by '-'), not a {type(text).__name__}.")
+            raise ArchlibError(f"stages={reprlib.repr(text)} is not allowed: stages must be text (rows joined by '-') "
+                               f"or a list of the family's typed rows, not a {type(text).__name__}.")
         if len(text) > self.max_len:
             raise ArchlibError(f"stages is {len(text)} characters long; at most {self.max_len} are allowed.")
         rows = text.strip().split("-")
