@@ -69,7 +69,7 @@ def group_of(name: str, depth: int) -> str:
     return ".".join(parts[:depth])
 
 
-_BLOCK = re.compile(r"b\d+")
+_BLOCK = re.compile(r"b?\d+")  # s3.b1, or an imported module list's index (stages.0)
 _STAGE = re.compile(r"s\d+")
 
 
@@ -77,7 +77,8 @@ def group_key(name: str, level: str | int) -> str:
     """The group `name` falls in at `level`.
 
     stage: the first name component (`stem`, `s3`, `head`). block: `s3.b1` for ops of a
-    block; the whole stem or head; a stage-level op (`s1.pool`) on its own. unit: one
+    block (`stages.0` in an imported model's module list); the whole stem or head; a
+    stage-level op (`s1.pool`) on its own. unit: one
     component below the block (`s3.b1.dw`, `stem.conv`). op: the name. An integer level
     is a plain prefix of that many components.
     """

@@ -207,7 +207,6 @@ _ELTWISE: dict[str, tuple[str, tuple[str, ...]]] = {
     "minimum": ("minimum", ("self", "other")), "clamp": ("clamp", ("self", "min", "max")),
     "clamp_min": ("clamp", ("self", "min")), "leaky_relu": ("leaky_relu", ("self", "negative_slope")),
     "softplus": ("softplus", ("self", "beta", "threshold")), "where": ("where", ("condition", "self", "other")),
-    "prelu": ("prelu", ("self", "weight")),
 }
 
 

@@ -54,11 +54,23 @@ def check_input_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
+def check_module(module: Any) -> nn.Module:
+    if not isinstance(module, nn.Module):
+        raise ArchlibError(f"a {type(module).__name__} is not a model: give a registered model name, an ONNX file "
+                           "or a torch.nn.Module.")
+    return module
+
+
+def fingerprint(module: nn.Module) -> tuple:
+    """What an imported graph depends on beside the code: submodule types, tensor shapes, train mode."""
+    check_module(module)
+    return (module.training, tuple((n, type(m).__qualname__) for n, m in module.named_modules()),
+            tuple((n, tuple(t.shape), t.dtype) for n, t in (*module.named_parameters(), *module.named_buffers())))
+
+
 def meta_copy(module: nn.Module) -> nn.Module:
     """A copy of `module` whose parameters and buffers live on the meta device (no data is copied)."""
-    if not isinstance(module, nn.Module):
-        raise ArchlibError(f"{type(module).__name__} is not a torch.nn.Module: give a module or a registered "
-                           "model name.")
+    check_module(module)
     memo: dict[int, Any] = {}
     for t in [*module.parameters(), *module.buffers()]:
         m = torch.empty_like(t, device="meta")
@@ -184,7 +196,7 @@ class Lowering:
         path = list(stack.values())[-1][0]
         return tuple(p for p in str(path).split(".") if p)
 
-    def emit(self, node: fx.Node, kind: str, inputs: list[int | str], *, sizes: tuple[Size, ...] | None = None,
+    def emit(self, node: fx.Node, kind: str, inputs: list[int | str], /, *, sizes: tuple[Size, ...] | None = None,
              base: str | None = None, **attrs: Any) -> int:
         val = node.meta["val"]
         if sizes is None:

@@ -30,7 +30,8 @@ _FN = {
     "softplus": lambda x, beta=1.0, threshold=20.0: F.softplus(x, beta, threshold),
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "hard_sigmoid": lambda x, alpha=0.2, beta=0.5: torch.clamp(x * alpha + beta, 0.0, 1.0),
-    "where": torch.where, "mish": F.mish, "prelu": F.prelu,
+    "where": torch.where, "mish": F.mish,
+    "prelu": lambda x, slope: torch.where(x >= 0, x, x * slope),  # ONNX's PRelu: the slope broadcasts
 }
 assert set(_FN) == set(ELTWISE), "every elementwise fn of archlib.core.tensor_ops has a torch function"
 
@@ -176,8 +177,9 @@ def identity(a: A) -> nn.Module:
 
 
 def pad(a: A) -> nn.Module:
-    return Call(F.pad, f"pads={tuple(a['pads'])}", tuple(a["pads"]), mode=a.get("mode", "constant"),
-                value=a.get("value", 0.0))
+    mode = a.get("mode", "constant")
+    kw = {"value": a.get("value", 0.0)} if mode == "constant" else {}  # only constant padding takes a value
+    return Call(F.pad, f"pads={tuple(a['pads'])}, {mode}", tuple(a["pads"]), mode=mode, **kw)
 
 
 def eltwise(a: A) -> nn.Module:
