@@ -196,6 +196,7 @@ class Analysis:
                            "activations = output elements of conv/linear/matmul; per sample",
             "totals": t,
             "layers": [r.as_dict() for r in self.rows],
+            **({"notes": list(self.ir.notes)} if self.ir.notes else {}),
         }
 
 

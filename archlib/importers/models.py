@@ -41,13 +41,25 @@ def resolve(name: str) -> ModelEntry:
 def source(name: str) -> tuple[ModelEntry, OnnxModel]:
     """(entry, parsed file) of `onnx:<sha256>` or a path to an .onnx file."""
     if name.startswith(uploads.PREFIX):
-        return _upload(uploads.sha_of(name))
+        return guarded(name, _upload, uploads.sha_of(name))
     path = Path(name).expanduser()
     try:
         st = path.stat()
     except OSError as e:
         raise ArchlibError(f"{name}: the file cannot be read ({e.strerror or e}).") from None
-    return _file(str(path), st.st_mtime_ns, st.st_size)
+    return guarded(name, _file, str(path), st.st_mtime_ns, st.st_size)
+
+
+def guarded(name: str, fn: Any, *args: Any) -> Any:
+    """fn(*args), where any failure is one line naming the file (a file is data: never a traceback)."""
+    try:
+        return fn(*args)
+    except ArchlibError:
+        raise
+    except Exception as e:  # noqa: BLE001  (whatever a malformed file makes onnx or the importer raise)
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ArchlibError(f"{os.path.basename(name)}: the ONNX importer could not read it "
+                           f"({type(e).__name__}: {first}).") from e
 
 
 @functools.lru_cache(maxsize=16)
@@ -92,7 +104,7 @@ def _lower(m: OnnxModel, cfg: Mapping[str, Any]) -> IR:
         if any(cfg.get(k) is None for k in names.values()):
             m.input_shape(None)  # raises: the input is dynamic, give its size
         given = [cfg[names[i]] if i in names else d for i, d in enumerate(m.dims)]
-    return _ir(m, m.input_shape(given))
+    return guarded(m.name, _ir, m, m.input_shape(given))
 
 
 @functools.lru_cache(maxsize=32)
@@ -118,3 +130,30 @@ def _ints(name: str, shape: Any) -> tuple[int, ...]:
         pass
     raise ArchlibError(f"input_shape={shape!r} is not allowed for {os.path.basename(name)}: give the per-sample "
                        "shape as positive integers, e.g. (3, 224, 224).")
+
+
+def keep_file(path: str) -> str:
+    """Keep a self-contained ONNX file among the uploads and return its `onnx:<sha256>` name (the path
+    itself when its weights live in files beside it, which the uploads cannot keep)."""
+    from archlib.importers import onnx_file
+
+    m = onnx_file.read(path)
+    data = Path(path).read_bytes()
+    if onnx_file.has_external(data) or len(data) > uploads.MAX_UPLOAD_BYTES:
+        return path
+    return uploads.add(data, m.sha256, filename=m.name)
+
+
+def upload(data: bytes, filename: str, *, input_shape: Sequence[int] | None = None) -> str:
+    """Import uploaded bytes and keep them only when they import cleanly; the model's `onnx:<sha256>`
+    name, whose knobs default to the input size used here."""
+    from archlib.importers import onnx_file
+
+    m = guarded(filename, onnx_file.read, data, name=os.path.basename(filename) or "upload.onnx",
+                max_bytes=uploads.MAX_UPLOAD_BYTES)
+    shape = m.input_shape(None if input_shape is None else _ints(filename, input_shape))
+    guarded(m.name, _ir, m, shape)  # anything archlib cannot cost raises here: nothing is kept
+    knobs = {k: shape[pos] for pos, k in knob_names(m).items()}
+    name = uploads.add(data, m.sha256, filename=m.name, meta={"input": knobs})
+    _upload.cache_clear()  # its knob defaults may have changed
+    return name

@@ -101,6 +101,12 @@ def read(source: str | os.PathLike | bytes, *, name: str | None = None, max_byte
     return _describe(name, hashlib.sha256(data).hexdigest(), len(data), sk)
 
 
+def has_external(data: bytes) -> bool:
+    """True when the model in `data` keeps some tensor in a file beside it."""
+    model = onnx.load_model_from_string(data)
+    return any(t.data_location == TensorProto.EXTERNAL for t in _tensors(model))
+
+
 def _check_size(name: str, size: int, limit: int) -> None:
     if size > limit:
         raise ArchlibError(f"{name}: the file is {size / 2**20:,.1f} MiB; at most {limit / 2**20:,.0f} MiB are read.")
