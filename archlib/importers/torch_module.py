@@ -110,7 +110,7 @@ def import_module(module: nn.Module, input_shape: Sequence[int]) -> IR:
             raise ArchlibError(f"{type(module).__name__} could not be traced by torch.export on the meta device "
                                f"with an input of {shape}: {first}") from None
         try:
-            return Lowering(ep, shape, fixed).run()
+            return Lowering(ep, shape, fixed, meta).run()
         except _NotLinear:  # a size not proportional to the batch: the batch must be fixed
             continue
     raise ArchlibError(f"{type(module).__name__}: a size depends on the batch in a way the importer cannot follow.")
@@ -119,8 +119,11 @@ def import_module(module: nn.Module, input_shape: Sequence[int]) -> IR:
 class Lowering:
     """Walks an exported program's graph and collects IR ops (see archlib.importers.aten_ops)."""
 
-    def __init__(self, ep: Any, input_shape: tuple[int, ...], fixed: bool) -> None:
+    def __init__(self, ep: Any, input_shape: tuple[int, ...], fixed: bool, module: nn.Module) -> None:
         self.ep, self.fixed = ep, fixed
+        # path -> the tensor object: a tied weight has two paths, and export two placeholders for it
+        self.tensor_ids = {n: id(t) for n, t in (*module.named_parameters(remove_duplicate=False),
+                                                  *module.named_buffers(remove_duplicate=False))}
         self.g = GraphBuilder(input_shape)
         self.input_shape = input_shape
         self.values: dict[str, Val] = {}
@@ -281,8 +284,9 @@ class Lowering:
         """Parameters and buffers no op reads still count (params == sum(p.numel())): rows under `unused`."""
         counted = 0
         nodes = {n.name: n for n in self.ep.graph.nodes}
+        read = {self.tensor_ids.get(self.places[n][1]) for n in self.consumed if n in self.places}
         for name, (role, path) in self.places.items():
-            if name in self.consumed or role == "constant":
+            if name in self.consumed or role == "constant" or self.tensor_ids.get(path, -1) in read:
                 continue
             t = nodes[name].meta["val"]
             self.g.add(("unused",), path.replace(".", "_"), "param", [], tuple(t.shape), shape=tuple(t.shape),

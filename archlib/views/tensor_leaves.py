@@ -67,7 +67,8 @@ class Param(nn.Module):
             self.register_buffer("value", value, persistent=role != "constant")
 
     def forward(self) -> torch.Tensor:
-        return self.value
+        # not the leaf itself: module hooks (FlopCounterMode's tracker) expect an op's output
+        return self.value.view_as(self.value) if torch.is_grad_enabled() else self.value.detach()
 
 
 class Sized(nn.Module):
