@@ -50,10 +50,11 @@ def source(name: str) -> tuple[ModelEntry, OnnxModel]:
     return guarded(name, _file, str(path), st.st_mtime_ns, st.st_size)
 
 
-def guarded(name: str, fn: Any, *args: Any) -> Any:
+def guarded(label: str, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     """fn(*args), where any failure is one line naming the file (a file is data: never a traceback)."""
+    name = label
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except ArchlibError:
         raise
     except Exception as e:  # noqa: BLE001  (whatever a malformed file makes onnx or the importer raise)
