@@ -25,6 +25,7 @@ PAGES = (
     ("concepts.py", "Concepts", ":material/school:", state.CONCEPTS),
     ("pareto.py", "Pareto", ":material/scatter_plot:", "pareto"),
     ("performer.py", "Performer", ":material/bolt:", "performer"),
+    ("upload.py", "Your model", ":material/upload_file:", "upload"),
 )
 
 pages = {pid: st.Page(ROOT / "pages" / f, title=title, icon=icon, url_path=pid, default=pid == state.EXPLORE)

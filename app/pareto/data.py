@@ -51,6 +51,20 @@ def split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def parse_accuracy(text: str) -> float | None:
+    """A top-1 accuracy the user types, in percent (0, 100]; empty: none."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 100):
+        raise ArchlibError(f"acc={text[:20]!r} is not allowed: acc must be a top-1 accuracy in percent, a number in "
+                           "(0, 100] such as 76.1.")
+    return value
+
+
 PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("x", "choice", "macs", "the cost axis", choices=tuple(AXES)),
     TextParam("fam", "", "families shown (comma-separated; empty: all)", max_len=400,
@@ -61,6 +75,8 @@ PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("front", "choice", "both", "Pareto frontiers drawn", choices=FRONTS),
     Knob("unverified", "bool", True, "show values marked unverified"),
     TextParam("cfg", "", "knobs of the sidebar model shown on the cost axis (name=value;...)", max_len=200),
+    TextParam("acc", "", "a top-1 accuracy (%) you enter for the sidebar model when it has no published one "
+              "(drawn, and marked as entered by you)", max_len=8, check=parse_accuracy),
 )
 
 
@@ -138,16 +154,18 @@ def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
 
 
 def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFrame,
-                measured: Mapping[str, float]) -> pd.DataFrame:
+                measured: Mapping[str, float], *, accuracy: float | None = None) -> pd.DataFrame:
     """The user's configurations: analytic costs, measured latency, and the published rows that
-    are exactly this configuration (then it *is* those points; else `custom`, no accuracy)."""
+    are exactly this configuration (then it *is* those points; else `custom`, no accuracy unless
+    the user entered one for the first: `user_top1`, always shown as entered by the user)."""
     rows = []
     for i, (model, knobs) in enumerate(configs):
         key = canon(model, knobs)
         same = pub.index[pub["config_key"] == key].tolist()
         rows.append({"id": f"u{i}", "model": model, "knobs": results.format_knobs(knobs), "config_key": key,
                      **_analytic(model, knobs), "measured_ms": measured.get(key),
-                     "published_rows": same, "custom": not same})
+                     "published_rows": same, "custom": not same,
+                     "user_top1": accuracy if i == 0 and not same else None})
     return pd.DataFrame(rows)
 
 

@@ -72,7 +72,20 @@ def measured_map(store: mstore.Store | None, host_id: str, cfg: dict[str, Any]) 
         return {}
     want = {k: cfg[k] for k in mstore.KEY_SETTINGS}
     return {data.canon(r["model"], r["config"]): r["result"]["median_ms"]
-            for r in store.rows(host_id=host_id, kind="latency") if r["settings"] == want}
+            for r in openable(store.rows(host_id=host_id, kind="latency")) if r["settings"] == want}
+
+
+def openable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored rows whose model can still be opened (an uploaded model may have been evicted since)."""
+    ok: dict[str, bool] = {}
+    for r in rows:
+        if r["model"] not in ok:
+            try:
+                archlib.get_model(r["model"])
+                ok[r["model"]] = True
+            except archlib.ArchlibError:
+                ok[r["model"]] = False
+    return [r for r in rows if ok[r["model"]]]
 
 
 def _record(store: mstore.Store, kind: str, model: str, knobs: dict[str, Any], cfg: dict[str, Any]) -> dict | None:
@@ -215,7 +228,7 @@ def throughput_panel(store: mstore.Store | None, host_id: str, cfg: dict[str, An
     want = {k: cfg[k] for k in mstore.KEY_SETTINGS}
     rows = [{"model": r["model"], "knobs": r["config"], "batch": r["settings"]["batch"],
              "median_ms": r["result"]["median_ms"]}
-            for r in store.rows(host_id=host_id, kind="latency") if r["settings"] == want]
+            for r in openable(store.rows(host_id=host_id, kind="latency")) if r["settings"] == want]
     if not rows:
         st.info("Nothing measured here with these settings yet: use Measure or Measure all.")
         return
@@ -255,7 +268,7 @@ def _non_default(model: str, config: dict[str, Any]) -> str:
 
 def compare_hosts(store: mstore.Store, labels: dict[str, str]) -> None:
     """Latency of the configurations measured on more than one host, side by side."""
-    rows = store.rows(kind="latency")
+    rows = openable(store.rows(kind="latency"))
     if len({r["host_id"] for r in rows}) < 2:
         return
     df = pd.DataFrame([{"model": r["model"], "knobs": _non_default(r["model"], r["config"]),
