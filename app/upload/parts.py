@@ -92,7 +92,7 @@ def views() -> None:
     """Every view of the catalogue, for this model (the sidebar's)."""
     st.markdown("**Every view of the catalogue**", help="The sidebar's model is now your file: each page shows it.")
     c = st.columns(3)
-    c[0].page_link(ROOT / "pages" / "explore.py", label="Explore: graph, layer table, breakdowns, cross-check",
+    c[0].page_link(ROOT / "pages" / "explore.py", label="Explore: graph, layers, breakdowns",
                    icon=":material/account_tree:")
     c[1].page_link(ROOT / "pages" / "compare.py", label="Compare with the catalogue's models",
                    icon=":material/compare_arrows:")

@@ -82,6 +82,11 @@ def _file(path: str, mtime_ns: int, size: int) -> tuple[ModelEntry, OnnxModel]:
     return _entry(path, m, {}), m
 
 
+def file_name(name: str) -> str:
+    """The file name an imported model came from (user data: escape it before markup)."""
+    return source(name)[1].name
+
+
 def knob_names(m: OnnxModel) -> dict[int, str]:
     """Per-sample position -> knob name, for the input sizes the file leaves open."""
     names = DIM_NAMES.get(len(m.dims), tuple(f"dim{i + 1}" for i in range(len(m.dims))))
@@ -93,9 +98,13 @@ def _entry(name: str, m: OnnxModel, defaults: Mapping[str, Any]) -> ModelEntry:
                   for k in knob_names(m).values())
     shown = "x".join("?" if d is None else str(d) for d in m.dims)
     family = Family(FAMILY, knobs, functools.partial(_lower, m), paper=f"imported from {m.name}",
-                    description=f"{m.name}: {m.size / 2**20:.2f} MiB, input {shown} per sample, "
+                    description=f"{m.name}: {_size(m.size)}, input {shown} per sample, "
                                 f"{m.producer or 'unknown producer'}")
     return ModelEntry(name, family, {}, family.description)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
 
 
 def _lower(m: OnnxModel, cfg: Mapping[str, Any]) -> IR:

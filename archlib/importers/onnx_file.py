@@ -30,9 +30,9 @@ from archlib.errors import ArchlibError
 MAX_FILE_BYTES = 512 * 2**20
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16)
 WEIGHT_KEY = "archlib.weight"  # the skeleton marks each weight it turned into a graph input
-FOLDED_BN_NOTE = ("Exporters fold BatchNorm into the convolution before it: the file then has C fewer parameters "
-                  "than the module per BatchNorm after a bias-free convolution (2C after one with a bias), and "
-                  "no BN rows; MACs are unchanged.")
+FOLDED_BN_NOTE = ("Parameters are the file's weights. Exporters fold each BatchNorm into the convolution before it, "
+                  "so a file has C fewer parameters than its module per BatchNorm after a bias-free convolution "
+                  "(2C after one with a bias) and no BN rows; MACs are unchanged.")
 
 
 @dataclass(frozen=True, eq=False)

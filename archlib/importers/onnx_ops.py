@@ -154,7 +154,7 @@ class OnnxLowering:
         return idx
 
     def batch_ref(self, inputs: list[int | str], needed: bool) -> tuple[int, int] | None:
-        if not needed:
+        if not needed or self.m.batch == 1:  # the file fixes the batch at 1: nothing to find
             return None
         for i, r in enumerate(inputs):
             if has_batch(self.sizes_of[r]):

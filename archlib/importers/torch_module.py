@@ -220,7 +220,7 @@ class Lowering:
     def batch_ref(self, inputs: list[int | str], needed: bool) -> tuple[int, int] | None:
         """(input index, its per-sample numel): where a built leaf finds the batch; the model input
         is added as an input when no input carries the batch."""
-        if not needed:
+        if not needed or self.fixed:  # a fixed batch is 1: nothing to find
             return None
         for i, r in enumerate(inputs):
             sizes = self.sizes_of(r)
