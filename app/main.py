@@ -27,6 +27,7 @@ PAGES = (
     ("concepts.py", "Concepts", ":material/school:", state.CONCEPTS),
     ("pareto.py", "Pareto", ":material/scatter_plot:", state.PARETO),
     ("performer.py", "Performer", ":material/bolt:", state.PERFORMER),
+    ("upload.py", "Your model", ":material/upload_file:", state.UPLOAD),
 )
 
 pages = {pid: st.Page(ROOT / "pages" / f, title=title, icon=icon, url_path=pid, default=pid == state.EXPLORE)

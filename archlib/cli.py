@@ -1,12 +1,15 @@
-"""Command line: `python -m archlib list|knobs|summary|graph ...`.
+"""Command line: `python -m archlib list|knobs|summary|graph|measure ...`.
 
-Knobs are given as `--NAME VALUE` (or `--NAME=VALUE`) after the model name and are
-validated by the model's knob schema. Bad input prints one line and exits 2.
+The model is a registered name, an ONNX file (`model.onnx`) or an uploaded one
+(`onnx:<sha256>`). Knobs are given as `--NAME VALUE` (or `--NAME=VALUE`) after the model
+and are validated by the model's knob schema; an ONNX file whose input size is dynamic
+takes `--input C,H,W`. Bad input prints one line and exits 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,11 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     kn.add_argument("model")
     kn.add_argument("--json", action="store_true")
     sm = sub.add_parser("summary", help="per-layer table and totals (extra --KNOB VALUE pairs)")
-    sm.add_argument("model")
+    sm.add_argument("model", help="a registered model, an ONNX file or onnx:<sha256>")
     sm.add_argument("--json", action="store_true")
     sm.add_argument("--level", default="op", help="op (default), unit, block or stage")
     gr = sub.add_parser("graph", help="the block graph as DOT or SVG (extra --KNOB VALUE pairs)")
-    gr.add_argument("model")
+    gr.add_argument("model", help="a registered model, an ONNX file or onnx:<sha256>")
     gr.add_argument("--format", choices=("dot", "svg"), default="dot")
     gr.add_argument("--level", default="block", help="op, unit, block (default) or stage")
     gr.add_argument("--color-by", default="macs", help="macs, params, activations or elementwise")
@@ -47,10 +50,23 @@ def _parser() -> argparse.ArgumentParser:
     me = sub.add_parser("measure", help="time it on this host and store the result (extra --KNOB/--SETTING VALUE "
                                         "pairs: settings are device, batch, threads, dtype, channels_last, "
                                         "min_run_time, max_seconds)")
-    me.add_argument("model")
+    me.add_argument("model", help="a registered model, an ONNX file (kept among the uploads) or onnx:<sha256>")
     me.add_argument("--kind", choices=("latency", "train_step", "energy"), default="latency")
     me.add_argument("--json", action="store_true")
+    for cmd in (sm, gr, me):
+        cmd.add_argument("--input", metavar="C,H,W", help="the input size of an ONNX file whose input is dynamic")
     return p
+
+
+def parse_input(text: str | None) -> dict[str, tuple[int, ...]]:
+    """`--input 3,224,224` -> {"input_shape": (3, 224, 224)} (digits and commas only)."""
+    if text is None:
+        return {}
+    parts = text.replace("x", ",").split(",")
+    if not (1 <= len(parts) <= 4 and all(re.fullmatch(r"[0-9]{1,6}", p.strip()) and int(p) >= 1 for p in parts)):
+        raise ArchlibError(f"--input {text[:40]!r} is not allowed: give the per-sample input size as 1 to 4 "
+                           "positive integers separated by commas, e.g. --input 3,224,224.")
+    return {"input_shape": tuple(int(p) for p in parts)}
 
 
 def parse_knob_args(extra: Sequence[str]) -> dict[str, str]:
@@ -110,7 +126,7 @@ def format_table(a: Analysis, level: str = "op") -> str:
               f"MACs        {t['macs']:>16,}  ({human(t['macs'])}; FLOPs = 2 x MACs = {human(t['flops'])})",
               f"activations {t['activations']:>16,}  (outputs of conv/linear/matmul)",
               f"elementwise {t['elementwise']:>16,}  (BN, activations, adds, pooling; not in MACs)"]
-    lines += [f"note: {n}" for n in a.notes]
+    lines += [f"note: {n}" for n in (*a.notes, *a.ir.notes)]
     return "\n".join(lines)
 
 
@@ -133,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "measure":
             out = _cmd_measure(args, parse_knob_args(extra))
         elif args.cmd == "summary":
-            a = api.analyze(args.model, **_knobs(args.model, extra))
+            a = api.analyze(args.model, **{**_knobs(args.model, extra), **parse_input(args.input)})
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
         else:
             out = _cmd_graph(args, _knobs(args.model, extra))
@@ -153,7 +169,7 @@ def _cmd_graph(args: argparse.Namespace, knobs: dict[str, Any]) -> str | None:
     from archlib.views.blockgraph import render_svg, to_dot
 
     expand = [n.strip() for n in args.expand.split(",") if n.strip()]
-    g = api.graph(args.model, level=args.level, expand=expand, **knobs)
+    g = api.graph(args.model, level=args.level, expand=expand, **{**knobs, **parse_input(args.input)})
     if args.format == "dot":
         data = to_dot(g, color_by=args.color_by).encode()
     else:
@@ -214,10 +230,18 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
 
     names = {k.name for k in measure.SETTINGS}
     settings = measure.parse_settings({k: v for k, v in pairs.items() if k in names})
-    knobs = registry.get(args.model).parse_text({k: v for k, v in pairs.items() if k not in names})
+    model = args.model
+    if model.lower().endswith(".onnx") and model not in registry.names():
+        from archlib.importers.models import keep_file
+
+        model = keep_file(model)  # measured as onnx:<sha256>, so the app shows it beside its upload
+        print(f"{args.model} is kept as {model}", file=sys.stderr)
+        args.model = model
+    knobs = registry.get(model).parse_text({k: v for k, v in pairs.items() if k not in names})
+    knobs |= parse_input(args.input)
     waiting = WaitingLine(sys.stderr)
     try:
-        rec = store.record(args.kind, args.model, api.config(args.model, **knobs), on_wait=waiting, **settings)
+        rec = store.record(args.kind, model, api.config(model, **knobs), on_wait=waiting, **settings)
     except store.NotStored as e:
         raise _StoredElsewhere(str(e), _measure_text(args, e.record)) from None
     finally:

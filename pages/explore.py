@@ -22,8 +22,9 @@ items = widgets.knob_items(knobs)
 view = state.View(PAGE, model, dict(knobs), {})
 entry = archlib.get_model(model)
 
-st.title(model, anchor=False)
-st.caption(f"{entry.family.name} · {entry.family.paper} — {entry.description}")
+# an upload's file name is user data: escaped; a registered name is shown as it is
+st.title(widgets.md_escape(widgets.model_label(model)) if state.is_imported(model) else model, anchor=False)
+st.caption(widgets.md_escape(f"{entry.family.name} · {entry.family.paper} — {entry.description}"))
 
 try:
     a = cache.analysis(model, items)
@@ -37,6 +38,7 @@ shapes = f"{'×'.join(map(str, a.input_shape))} → {'×'.join(map(str, a.output
 st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
            + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
 parts.totals(a)
+parts.notes(a)
 mem = parts.memory(a, P)
 stages.section(model, knobs, a)
 

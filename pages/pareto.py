@@ -5,7 +5,7 @@ import streamlit as st
 
 from app.pareto import data, parts
 from app.pareto import measure as meas
-from app.ui import state
+from app.ui import state, widgets
 
 P = {p.name: p for p in data.PARAMS}
 model = st.session_state[state.MODEL]
@@ -26,7 +26,8 @@ pub = data.published(view["dev"], measured)
 shown = data.filtered(pub, view["fam"], view["src"], view["unverified"])
 plot = data.plotted(shown, view["x"])
 fronts = data.fronts(plot, view["x"], view["front"])
-user = data.user_points(parts.user_configs(model), pub, measured)
+user = data.user_points(parts.user_configs(model), pub, measured, accuracy=parts.accuracy(view))
+user["label"] = [widgets.model_label(m) for m in user["model"]] if len(user) else []
 
 if plot.empty:
     st.info(data.why_empty(pub, shown, view, store_ok=store is not None), icon=":material/filter_alt_off:")

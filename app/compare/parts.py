@@ -29,7 +29,7 @@ class Config:
     def label(self) -> str:
         changed = [f"{k}={state.fmt(v)}" if k != "stages" else f"custom stages ({v.count('-') + 1} rows)"
                    for k, v in archlib.get_model(self.model).overrides(self.knobs).items()]
-        return f"{self.slot}: {self.model}" + (f" ({', '.join(changed)})" if changed else "")
+        return f"{self.slot}: {widgets.model_label(self.model)}" + (f" ({', '.join(changed)})" if changed else "")
 
 
 def configurations(n: int) -> list[Config]:
@@ -39,7 +39,8 @@ def configurations(n: int) -> list[Config]:
         with col.container(border=True):
             if slot == 1:
                 model = st.session_state[state.MODEL]
-                st.markdown(f"**1 · {model}**", help="The model chosen in the sidebar.")
+                st.markdown(f"**1 · {widgets.md_escape(widgets.model_label(model))}**",
+                            help="The model chosen in the sidebar.")
             else:
                 model = widgets.model_select(slot, label=f"Configuration {slot}")
             st.caption(widgets.model_caption(model))
@@ -85,7 +86,7 @@ def totals(configs: list[Config]) -> None:
             d[f"{k} Δ"] = r[k] - ref[k]
         diffs.append(d)
     if diffs:
-        st.markdown(f"**Against configuration {ok[0].label}**", help="× = ratio, Δ = difference.")
+        st.markdown(f"**Against configuration {widgets.md_escape(ok[0].label)}**", help="× = ratio, Δ = difference.")
         cfg = {k: st.column_config.NumberColumn(format="%.3f×" if k.endswith("×") else "compact")
                for k in diffs[0] if k != "configuration"}
         st.dataframe(pd.DataFrame(diffs), hide_index=True, column_config=cfg)
@@ -115,7 +116,7 @@ def graphs(configs: list[Config], metric: str, level: str) -> dict[str, str]:
         if c.analysis is None:
             continue
         with col:
-            st.caption(c.label)
+            st.caption(widgets.md_escape(c.label))
             mine = dataclasses.replace(sel, expand=_mine(c, sel))
             graph_panel.live(c.model, widgets.knob_items(c.knobs), mine, level=level, color=metric, rankdir="TB",
                              key=f"graph_compare_{c.slot}", height=560, top=top)

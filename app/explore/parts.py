@@ -36,6 +36,12 @@ def totals(a: Analysis) -> None:
             "never mixed into MACs")
 
 
+def notes(a: Analysis) -> None:
+    """What an importer said about the graph: ops it could not model, folded BatchNorm, ... (escaped)."""
+    for n in a.ir.notes:
+        st.info(widgets.md_escape(n), icon=":material/info:")
+
+
 def memory(a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
     """Memory for a batch size, number format and optimizer: weights, inference and training."""
     with st.container(border=True):

@@ -144,10 +144,17 @@ def _add_user(fig: go.Figure, df: pd.DataFrame, user: pd.DataFrame, col: str) ->
         x = u.get(col)
         if x is None or not (isinstance(x, float) and math.isfinite(x) and x > 0):
             continue
+        label = html.escape(f"{u.get('label') or u['model']} {_short(u['knobs'])}".strip())
+        acc = _num(u.get("user_top1"))
+        if acc is not None:  # typed by the user: drawn, and said to be theirs, never as a published result
+            fig.add_scatter(x=[x], y=[acc], mode="markers", name="your model: accuracy entered by you",
+                            marker=dict(symbol="star", size=18, color="#be123c", line=dict(width=1, color="white")),
+                            hovertemplate=f"{label}<br>top-1 {acc:.2f}% <b>entered by you</b> (not published, not "
+                                          "measured here)<extra></extra>")
+            continue
         fig.add_vline(x=x, line=dict(color="#be123c", width=2, dash="dash"))
         fig.add_annotation(x=math.log10(x), y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"{html.escape(u['model'])} {html.escape(_short(u['knobs']))}: custom, no published "
-                                "accuracy",
+                           text=f"{label}: custom, no published accuracy",
                            font=dict(color="#be123c", size=12), bgcolor="rgba(255,255,255,0.85)")
 
 

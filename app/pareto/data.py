@@ -33,6 +33,7 @@ SOURCES = tuple(results.sources(RESULTS))
 DEVICES = tuple(results.devices(RESULTS))
 PARAMS = schema.pareto_params()
 split = schema.split
+parse_accuracy = schema.parse_accuracy
 
 
 def canon(model: str, knobs: Mapping[str, Any]) -> str:
@@ -138,16 +139,18 @@ def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *
 
 
 def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFrame,
-                measured: Mapping[str, float]) -> pd.DataFrame:
+                measured: Mapping[str, float], *, accuracy: float | None = None) -> pd.DataFrame:
     """The user's configurations: analytic costs, measured latency, and the published rows that
-    are exactly this configuration (then it *is* those points; else `custom`, no accuracy)."""
+    are exactly this configuration (then it *is* those points; else `custom`, no accuracy unless
+    the user entered one for the first: `user_top1`, always shown as entered by the user)."""
     rows = []
     for i, (model, knobs) in enumerate(configs):
         key = canon(model, knobs)
         same = pub.index[pub["config_key"] == key].tolist()
         rows.append({"id": f"u{i}", "model": model, "knobs": results.format_knobs(knobs), "config_key": key,
                      **_analytic(model, knobs), "measured_ms": measured.get(key),
-                     "published_rows": same, "custom": not same})
+                     "published_rows": same, "custom": not same,
+                     "user_top1": accuracy if i == 0 and not same else None})
     return pd.DataFrame(rows)
 
 

@@ -69,7 +69,18 @@ def filters(params: dict[str, Any]) -> dict[str, Any]:
                               disabled=axis != "latency")
         front = widgets.control(params["front"], key("front"), label="Pareto frontiers", style="pills")
         unv = widgets.control(params["unverified"], key("unverified"), label="Show unverified values")
-    return {"x": axis, "fam": fam, "src": src, "dev": dev, "front": front, "unverified": unv}
+        acc = widgets.control(params["acc"], key("acc"), label="Your model's top-1 (%)",
+                              placeholder="only if you know it")
+    return {"x": axis, "fam": fam, "src": src, "dev": dev, "front": front, "unverified": unv, "acc": acc}
+
+
+def accuracy(view: dict[str, Any]) -> float | None:
+    """The top-1 the user entered for the sidebar model (a bad one is named, and ignored)."""
+    try:
+        return data.parse_accuracy(view["acc"])
+    except ArchlibError as e:
+        st.sidebar.warning(widgets.md_escape(str(e)), icon=":material/edit_off:")
+        return None
 
 
 def _multi(label: str, options: tuple[str, ...], skey: str) -> str:
@@ -119,7 +130,7 @@ def user_summary(user: pd.DataFrame, pub: pd.DataFrame, axis: str) -> None:
     """Where the user's configurations sit: a published point, or custom (no accuracy)."""
     col = data.AXES[axis][0]
     for u in user.to_dict("records"):
-        name = f"**{u['model']}** {u['knobs'] or '(defaults)'}"
+        name = f"**{widgets.md_escape(widgets.model_label(u['model']))}** {widgets.md_escape(u['knobs'] or '(defaults)')}"
         cost = u.get(col)
         cost_txt = f"{cost:,.3g} on this axis" if isinstance(cost, float) and cost == cost else "not measured yet"
         if not u["custom"]:
@@ -127,8 +138,13 @@ def user_summary(user: pd.DataFrame, pub: pd.DataFrame, axis: str) -> None:
             st.markdown(f":material/target: {name} is a published configuration ({srcs}): ringed on the chart "
                         f"at its published accuracy.")
             continue
-        st.markdown(f":material/straighten: {name} is a custom configuration with **no published or measured "
-                    f"accuracy**; it is placed on the cost axis only ({cost_txt}, dashed line).")
+        if u.get("user_top1") is not None and u["user_top1"] == u["user_top1"]:
+            st.markdown(f":material/edit: {name} is drawn at the top-1 accuracy **you entered** "
+                        f"({u['user_top1']:.2f}%, a red star): not a published or measured result ({cost_txt}).")
+        else:
+            st.markdown(f":material/straighten: {name} is a custom configuration with **no published or measured "
+                        f"accuracy**; it is placed on the cost axis only ({cost_txt}, dashed line). Enter its top-1 "
+                        "in the sidebar if you know it.")
         if isinstance(cost, float) and cost == cost and cost > 0:
             near = data.nearest(pub, axis, cost, data.family_of(u["model"]))
             st.dataframe(near[["model", "variant", "kind", "top1_pct", col, "citation"]], hide_index=True,

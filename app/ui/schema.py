@@ -20,7 +20,8 @@ from archlib.errors import ArchlibError
 # -- pages (their ids are their URL paths; Explore is served at /) ------------------
 EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER = "explore", "scaling", "compare", "concepts", "pareto", \
     "performer"
-PAGES = (EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER)
+UPLOAD = "upload"  # "Your model": an ONNX upload; its URL holds only the model (`onnx:<sha256>`)
+PAGES = (EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER, UPLOAD)
 MAX_SLOTS = 4  # Compare: configurations 1..4; slot 1 is the sidebar model
 
 
@@ -181,6 +182,18 @@ def split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def parse_accuracy(text: str) -> float | None:
+    """A top-1 accuracy the user types, in percent (0, 100]; empty: none (a regex, never eval)."""
+    t = text.strip().rstrip("%").strip() if isinstance(text, str) else ""
+    if not t:
+        return None
+    value = float(t) if re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,4})?", t) else math.nan
+    if not (0 < value <= 100):
+        raise ArchlibError(f"acc={str(text)[:20]!r} is not allowed: acc must be a top-1 accuracy in percent, a "
+                           "number in (0, 100] such as 76.1.")
+    return value
+
+
 @functools.cache
 def pareto_params() -> tuple[Knob | TextParam, ...]:
     """The Pareto page's schema: axis, filters (from the bundled results), fronts."""
@@ -197,6 +210,8 @@ def pareto_params() -> tuple[Knob | TextParam, ...]:
         _choice("dev", devices[0], devices, "device of the published latency"),
         _choice("front", "both", PARETO_FRONTS, "Pareto frontiers drawn"),
         Knob("unverified", "bool", True, "show values marked unverified"),
+        TextParam("acc", "", "a top-1 accuracy (%) you enter for the sidebar model when it has no published one "
+                  "(drawn, and marked as entered by you)", max_len=8, check=parse_accuracy),
     )
 
 

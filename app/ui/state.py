@@ -20,6 +20,7 @@ from app.ui.schema import COMPARE, EXPLORE, MAX_SLOTS, PAGES, PARETO, TextParam,
 from app.ui.schema import CONCEPTS as CONCEPTS  # the page ids, looked up here by the pages
 from app.ui.schema import PERFORMER as PERFORMER
 from app.ui.schema import SCALING as SCALING
+from app.ui.schema import UPLOAD as UPLOAD
 from archlib.core.knobs import Knob, format_value
 from archlib.errors import ArchlibError
 
@@ -143,6 +144,8 @@ def _model(query: Mapping[str, str], key: str, fallback: str, used: set[str], me
     names = archlib.list_models()
     if isinstance(raw, str) and raw.strip() in names:
         return raw.strip()
+    if isinstance(raw, str) and is_imported(raw.strip()):
+        return open_imported(raw.strip(), key, fallback, messages)
     messages.append(f"{key}={raw[:60]!r} is not a known model: {key} must be one of {', '.join(names)}. "
                     f"Using {fallback}.")
     return None
@@ -269,3 +272,23 @@ def seed(view: View) -> dict[str, Any]:
         out[model_key(slot)] = m
         out.update({knob_key(m, k, slot): v for k, v in widget_values(m, cfg).items()})
     return out
+
+
+# -- imported models (uploaded ONNX files) ---------------------------------------
+#: URL model names of uploads: onnx:<sha256>; never a path (a URL must not open a server's files)
+IMPORTED_PREFIX = "onnx:"
+SS_IMPORTED = "_imported_models"  # the uploads this session has opened, offered by the model selects
+
+
+def is_imported(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith(IMPORTED_PREFIX)
+
+
+def open_imported(name: str, key: str, fallback: str, messages: list[str]) -> str | None:
+    """`name` when it is an upload kept on this server; else a message (malformed, or unknown hash)."""
+    try:
+        archlib.get_model(name)
+    except ArchlibError as e:
+        messages.append(f"{key}: {e} Using {fallback}.")
+        return None
+    return name

@@ -78,14 +78,35 @@ def _text_knob(spec: Knob, box: Any, label: str, common: dict[str, Any]) -> str:
 def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") -> str:
     """The model select of a slot; its options are whatever is registered now."""
     box = container if container is not None else st
-    names = archlib.list_models()
     key = state.model_key(slot)
+    names = archlib.list_models() + imported_options(st.session_state.get(key))
     if st.session_state.get(key) not in names:
         st.session_state[key] = state.default_model(names) if slot == 1 else state.default_other(
             st.session_state.get(state.MODEL, state.default_model(names)), slot)
-    return box.selectbox(label, names, index=0, key=key, persist_state="session",
-                         help="Every registered model; its knobs appear below. URL key "
-                              f"`{'model' if slot == 1 else f'm{slot}'}`.")
+    return box.selectbox(label, names, index=0, key=key, persist_state="session", format_func=model_label,
+                         help="Every registered model, and the ONNX files opened in this session; its knobs "
+                              f"appear below. URL key `{'model' if slot == 1 else f'm{slot}'}`.")
+
+
+def imported_options(current: Any = None) -> list[str]:
+    """The uploads this session has opened (and `current`, when it is one): offered beside the catalogue."""
+    seen = st.session_state.setdefault(state.SS_IMPORTED, [])
+    if state.is_imported(current) and current not in seen:
+        seen.append(current)
+    return list(seen)
+
+
+def model_label(name: str) -> str:
+    """How a model is shown: its name, or an upload's file name and short hash (plain text, not markup)."""
+    if not state.is_imported(name):
+        return name
+    from archlib.importers.models import file_name
+
+    try:
+        filename = file_name(name)
+    except ArchlibError:
+        filename = "unavailable upload"
+    return f"{filename} ({name[:17]}…)"
 
 
 def knob_controls(model: str, slot: int = 1, *, container: Any = None) -> dict[str, Any]:
@@ -154,5 +175,6 @@ def knob_items(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 def model_caption(model: str) -> str:
+    """Family and source, escaped for Markdown (an upload's file name is user data)."""
     entry = archlib.get_model(model)
-    return f"{entry.family.name} · {entry.family.paper}"
+    return md_escape(f"{entry.family.name} · {entry.family.paper}")

@@ -79,7 +79,7 @@ def group_of(name: str, depth: int) -> str:
     return ".".join(parts[:depth])
 
 
-_BLOCK = re.compile(r"b\d+")
+_BLOCK = re.compile(r"b?\d+")  # s3.b1, or an imported module list's index (stages.0)
 _STAGE = re.compile(r"s\d+")
 
 
@@ -87,7 +87,8 @@ def group_key(name: str, level: str | int) -> str:
     """The group `name` falls in at `level`.
 
     stage: the first name component (`stem`, `s3`, `head`). block: `s3.b1` for ops of a
-    block; the whole stem or head; a stage-level op (`s1.pool`) on its own. unit: one
+    block (`stages.0` in an imported model's module list); the whole stem or head; a
+    stage-level op (`s1.pool`) on its own. unit: one
     component below the block (`s3.b1.dw`, `stem.conv`). op: the name. An integer level
     is a plain prefix of that many components.
     """
@@ -222,7 +223,7 @@ class Analysis:
             "conventions": "macs = multiply-accumulates of conv/linear/matmul; flops = 2*macs; "
                            "activations = output elements of conv/linear/matmul; per sample",
             "totals": t,
-            "notes": list(self.notes),
+            "notes": [*self.notes, *self.ir.notes],  # the configuration's, then the importer's
             "layers": [r.as_dict() for r in self.rows],
         }
 

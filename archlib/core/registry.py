@@ -106,12 +106,27 @@ def register(family: Family, name: str, *, description: str = "", **defaults: An
     return entry
 
 
+#: (does a name belong to it, entry for the name): models from outside the catalogue (archlib.importers)
+_RESOLVERS: list[tuple[Callable[[str], bool], Callable[[str], ModelEntry]]] = []
+
+
+def register_resolver(claims: Callable[[str], bool], resolve: Callable[[str], ModelEntry]) -> None:
+    """Let `resolve` answer `get` for the unregistered names `claims` accepts (`onnx:<sha256>`,
+    `path/model.onnx`); such models are not listed by `names`."""
+    _RESOLVERS.append((claims, resolve))
+
+
 def get(name: str) -> ModelEntry:
-    """The registered model `name`; unknown names raise with the known ones."""
+    """The registered model `name` (or an imported one a resolver claims); unknown names raise
+    with the known ones."""
     _load_families()
     try:
         return _MODELS[name]
     except (KeyError, TypeError):
+        if isinstance(name, str):
+            for claims, resolve in _RESOLVERS:
+                if claims(name):
+                    return resolve(name)
         shown = repr(name)[:80]
         raise ArchlibError(f"unknown model {shown}; known models: {', '.join(sorted(_MODELS))}.") from None
 

@@ -74,6 +74,10 @@ def _checked(parse: Callable[[], dict[str, Any]], *, fill: bool = True) -> dict[
 def check_bounds(analysis: archlib.Analysis, cfg: Mapping[str, Any], *, training: bool = False) -> dict[str, int]:
     """Refuse a measurement that would not fit in memory or in the MACs budget; returns the
     analytic memory (bytes) it plans for. Nothing is allocated here."""
+    fixed = analysis.ir.batch
+    if fixed is not None and cfg["batch"] != fixed:
+        raise ArchlibError(f"batch={cfg['batch']} is not allowed for {analysis.model}: its graph fixes the batch at "
+                           f"{fixed} (the file's input does); measure it with batch {fixed}.")
     dtype = "float32" if cfg["dtype"] == "float32" else "bfloat16"
     mem = analysis.memory(batch=cfg["batch"], dtype=dtype, optimizer="sgd_momentum")
     need = mem["training_total"] if training else mem["inference_total"]

@@ -77,7 +77,7 @@ def op_class(op: Op) -> str:
         if a["groups"] > 1:
             return "group conv"
         return "pointwise conv (1x1)" if tuple(a["kernel"]) == (1, 1) else "dense conv"
-    if op.kind in ("attention", "favor"):
+    if op.kind in ("attention", "favor", "sdpa"):
         return "attention (matmuls)"
     if op.kind in ("linear", "matmul"):
         return "linear / matmul"
