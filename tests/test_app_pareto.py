@@ -217,4 +217,4 @@ def test_hover_shows_archlib_count_and_how_far_the_source_is():
 
 def test_measured_axis_with_nothing_measured_says_so(db):
     at = open_page({"x": "measured"})
-    assert any("has a value on this axis" in i.value for i in at.info)
+    assert any("has been measured on this host" in i.value for i in at.info)
