@@ -14,7 +14,9 @@ from app.ui import state, widgets
 
 ROOT = Path(__file__).resolve().parent.parent
 
-st.set_page_config(page_title="archlib · efficient architectures", page_icon=":material/hub:",
+# a local file, not ":material/hub:": Streamlit fetches a Material favicon from fonts.gstatic.com,
+# and the app must work offline (the icons inside the page come from Streamlit's bundled font)
+st.set_page_config(page_title="archlib · efficient architectures", page_icon=str(ROOT / "app" / "favicon.svg"),
                    layout="wide", initial_sidebar_state="expanded")
 
 #: (file in pages/, title, icon, page id = URL path); missing files (pages still to come) are skipped
@@ -23,9 +25,10 @@ PAGES = (
     ("scaling.py", "Scaling", ":material/open_in_full:", state.SCALING),
     ("compare.py", "Compare", ":material/compare_arrows:", state.COMPARE),
     ("concepts.py", "Concepts", ":material/school:", state.CONCEPTS),
-    ("pareto.py", "Pareto", ":material/scatter_plot:", "pareto"),
-    ("performer.py", "Performer", ":material/bolt:", "performer"),
-    ("hardware.py", "Hardware", ":material/memory:", "hardware"),
+    ("pareto.py", "Pareto", ":material/scatter_plot:", state.PARETO),
+    ("performer.py", "Performer", ":material/bolt:", state.PERFORMER),
+    ("upload.py", "Your model", ":material/upload_file:", state.UPLOAD),
+    ("hardware.py", "Hardware", ":material/memory:", state.HARDWARE),
 )
 
 pages = {pid: st.Page(ROOT / "pages" / f, title=title, icon=icon, url_path=pid, default=pid == state.EXPLORE)

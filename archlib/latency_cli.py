@@ -36,7 +36,10 @@ def cmd_calibrate(args: argparse.Namespace, extra: list[str]) -> str:
         raise ArchlibError(f"unexpected argument {extra[0]!r} for calibrate; it takes --device, --threads, --dtype, "
                            "--channels-last, --budget-s, --fresh and --json.")
     budget = _parse_flag("budget_s", args.budget_s, float)
-    given = {"device": args.device, "threads": args.threads, "dtype": args.dtype, "channels_last": args.channels_last}
+    from archlib.hardware import measure
+
+    given = measure.parse_settings({"device": args.device, "threads": args.threads, "dtype": args.dtype})
+    given["channels_last"] = args.channels_last
     last = [0.0]
 
     def progress(p: calibrate.Progress) -> None:
@@ -79,13 +82,17 @@ def nets_line(info: Mapping[str, Any]) -> str:
             f"mean {info.get('nets_mean_error', 0):+.1%}")
 
 
-def cmd_predict(args: argparse.Namespace, pairs: Mapping[str, str]) -> str:
-    """Predicted latency of a model on this host: the JSON contract, or a per-layer table."""
-    settings = {k: v for k, v in pairs.items() if k in PREDICT_SETTINGS}
-    knobs = {k: v for k, v in pairs.items() if k not in PREDICT_SETTINGS}
-    batch = _parse_flag("batch", settings.pop("batch", "1"), int)
-    a = api.analyze(args.model, **knobs)
-    settings.setdefault("threads", "1")
+def cmd_predict(args: argparse.Namespace, pairs: Mapping[str, str], given: Mapping[str, Any] | None = None) -> str:
+    """Predicted latency of a model on this host: the JSON contract, or a per-layer table; `given`:
+    typed extras such as an ONNX file's input shape."""
+    from archlib.core import registry
+    from archlib.hardware import measure
+
+    settings = measure.parse_settings({k: v for k, v in pairs.items() if k in PREDICT_SETTINGS})
+    knobs = registry.get(args.model).parse_text({k: v for k, v in pairs.items() if k not in PREDICT_SETTINGS})
+    batch = settings.pop("batch", 1)
+    a = api.analyze(args.model, **knobs, **dict(given or {}))
+    settings.setdefault("threads", 1)
     p = predict.predict(a, batch=batch, **settings)
     return json.dumps(p.to_json()) if args.json else format_prediction(p, args.level)
 

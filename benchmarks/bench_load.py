@@ -102,8 +102,12 @@ class Server:
 
 def browsers(server: Server, query: str, count: int) -> list[float]:
     """Seconds until each of `count` Chromium pages on `query` has finished its run."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from browser_support import IDLE, chromium
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("browser_support", ROOT / "tests" / "browser_support.py")
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+    IDLE, chromium = support.IDLE, support.chromium
 
     out = []
     with tempfile.TemporaryDirectory() as d, chromium(Path(d)) as ctx:

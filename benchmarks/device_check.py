@@ -4,13 +4,17 @@ torchvision cannot be installed beside torch 2.13 here, so this runs on a machin
 it (the lent GPU machine): for every registered model named like a torchvision builder (and
 the timm DeiT/ViT names), it builds the reference module without weights on the meta device
 and compares parameter counts and FlopCounterMode FLOPs / 2 with archlib's analysis at several
-resolutions. Prints one line per comparison and a summary; exits 1 on any mismatch.
-Usage: python benchmarks/device_check.py [--resolutions 224,160,288]
+resolutions. Then random stage tables (benchmarks/stage_tables.py): each against the module
+archlib builds and, where torchvision's classes can express it, against those built from the
+same table. Prints one line per comparison and a summary; exits 1 on any mismatch.
+Usage: python benchmarks/device_check.py [--resolutions 224,160,288] [--tables 20]
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -47,6 +51,7 @@ def macs_of(module: torch.nn.Module, res: int) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--resolutions", default="224,160,288")
+    ap.add_argument("--tables", type=int, default=20, help="random stage tables per table-driven model")
     args = ap.parse_args()
     resolutions = [int(r) for r in args.resolutions.split(",")]
     bad = checked = 0
@@ -76,7 +81,11 @@ def main() -> int:
             checked += 1
             print(f"{'OK ' if ok else 'BAD'} {name:<28} {res:>4}px MACs ours {m_ours:,} ref {m_ref:,}")
     print(f"{checked} comparisons, {bad} mismatches (torch {torch.__version__})")
-    return 1 if bad else 0
+    tables = 0
+    if args.tables:  # the sibling script, in its own process (it imports its torchvision helper by name)
+        tables = subprocess.run([sys.executable, str(Path(__file__).with_name("stage_tables.py")), "--tables",
+                                 str(args.tables)], check=False).returncode
+    return 1 if bad or tables else 0
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ level = pick("level", c[2], label="Per", style="pills")
 configs = parts.configurations(n)
 parts.totals(configs)
 parts.stage_bars(configs, metric, level)
-parts.graphs(configs, metric, level)
+graph_params = parts.graphs(configs, metric, level)
 
 model, knobs = configs[0].model, configs[0].knobs
-view = state.View(PAGE, model, knobs, {"n": n, "metric": metric, "level": level},
+view = state.View(PAGE, model, knobs, {"n": n, "metric": metric, "level": level, **graph_params},
                   others=[(cfg.model, cfg.knobs) for cfg in configs[1:]])
 widgets.publish(view, PAGE)

@@ -86,11 +86,12 @@ with st.container(border=True):
     params["t"] = t
 
     def inverted() -> None:
-        a = cp.block("inverted_residual", m, n, t, k, size)
-        st.markdown(f"Expand the thin input ({m} ch) by t = {t} with a 1×1 conv, filter depthwise in the wide "
+        a = cp.block("inverted_residual", m, n, t, size)
+        st.markdown(f"Expand the thin input ({m} ch) by t = {t} with a 1×1 conv, filter 3×3 depthwise in the wide "
                     f"space ({m * t} ch), project back with a **linear** 1×1 conv (no ReLU6: it would destroy "
                     f"information in the low-dimensional space) to {n} ch; the residual joins the thin ends"
-                    + (" (M = N here)." if m == n else " (only when M = N; not here)."))
+                    + (" (M = N here)." if m == n else " (only when M = N; not here).")
+                    + " Built by archlib's MobileNetV2 block, as in `mobilenet_v2`.")
         tot = a.totals()
         cols = st.columns(3)
         cp.metric(cols[0], "Params", tot["params"])
@@ -100,7 +101,7 @@ with st.container(border=True):
         with left:
             cp.op_table(a)
         with right:
-            cp.graph("inverted_residual", m, n, t, k, size)
+            cp.graph("inverted_residual", m, n, t, size)
 
     cp.safe(inverted)
 
@@ -111,18 +112,20 @@ with st.container(border=True):
 
     def squeeze() -> None:
         with_se, without = cp.block("mbconv", m, n, t, k, size, se), cp.block("mbconv", m, n, t, k, size, 0.0)
-        s = cp.block("se", m * t, se * m / (m * t), size).totals()
+        se_elementwise = sum(r.cost.elementwise for r in with_se.rows if r.name.startswith("se."))
+        squeeze_ch = next((r.out_shape[0] for r in with_se.rows if r.name == "se.fc1"), 0)
         a, b = with_se.totals(), without.totals()
         st.markdown("Pool each channel to one number, pass the vector through a small bottleneck (1×1 convs, "
-                    "squeeze = ratio × block input channels), gate with a sigmoid and rescale the channels. In an "
-                    f"MBConv (M = {m}, t = {t}) SE adds:")
+                    f"squeeze = max(1, ⌊ratio × block input channels⌋) = {squeeze_ch} here; EfficientNet's 0.25 "
+                    f"gives M // 4), gate with a sigmoid and rescale the channels. In EfficientNet's MBConv "
+                    f"(M = {m}, t = {t}, built by the family's block) SE adds:")
         cols = st.columns(4)
         cp.metric(cols[0], "SE params", a["params"] - b["params"],
                   help=f"+{100 * (a['params'] - b['params']) / b['params']:.1f}% of the block")
         cp.metric(cols[1], "SE MACs", a["macs"] - b["macs"],
                   help=f"+{100 * (a['macs'] - b['macs']) / b['macs']:.2f}% of the block")
         cp.metric(cols[2], "Params share", f"{100 * (a['params'] - b['params']) / a['params']:.1f}%")
-        cp.metric(cols[3], "Elementwise", s["elementwise"], help="pool, activations, gate and scale")
+        cp.metric(cols[3], "Elementwise", se_elementwise, help="SE's pool, activations, gate and scale")
         cp.graph("mbconv", m, n, t, k, size, se)
 
     cp.safe(squeeze)
@@ -133,9 +136,9 @@ with st.container(border=True):
     params["groups"] = g
 
     def shuffle() -> None:
-        if m % g:
-            st.warning(f"M = {m} channels do not split into g = {g} groups: choose g dividing M.",
-                       icon=":material/info:")
+        if m % g or (m // 4) % g or m < 4:
+            st.warning(f"ShuffleNet's unit has a bottleneck of M / 4 = {m // 4} channels: choose M of at least 4 "
+                       f"and g = {g} dividing both M = {m} and M / 4.", icon=":material/info:")
             return
         a, dense = cp.block("shuffle", m, g, size), cp.block("shuffle", m, 1, size)
         ta, td = a.totals(), dense.totals()
@@ -153,10 +156,11 @@ with st.container(border=True):
     st.subheader("Fused-MBConv (EfficientNetV2)", anchor=False)
 
     def fused() -> None:
-        f, b = cp.block("fused_mbconv", m, n, t, 3, size, 0.0).totals(), cp.block("mbconv", m, n, t, 3, size, 0.0).totals()
+        f, b = cp.block("fused_mbconv", m, n, t, 3, size).totals(), cp.block("mbconv", m, n, t, 3, size, 0.0).totals()
         st.markdown("Fused-MBConv replaces the 1×1 expansion and the 3×3 depthwise conv by one regular 3×3 conv. "
                     "It costs more MACs and parameters but runs faster in the early, high-resolution stages, where "
-                    f"depthwise convs use accelerators poorly. At M = {m}, N = {n}, t = {t}, no SE:")
+                    f"depthwise convs use accelerators poorly. At M = {m}, N = {n}, t = {t}, both without SE (as "
+                    "EfficientNetV2's fused stages are), built by the families' blocks:")
         cols = st.columns(4)
         cp.metric(cols[0], "MBConv MACs", b["macs"])
         cp.metric(cols[1], "Fused MACs", f["macs"], help=f"×{f['macs'] / b['macs']:.2f} of MBConv")
@@ -166,7 +170,7 @@ with st.container(border=True):
         with left:
             cp.graph("mbconv", m, n, t, 3, size, 0.0)
         with right:
-            cp.graph("fused_mbconv", m, n, t, 3, size, 0.0)
+            cp.graph("fused_mbconv", m, n, t, 3, size)
 
     cp.safe(fused)
 

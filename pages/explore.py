@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import archlib
-from app.explore import parts
+from app.explore import parts, stages
 from app.hardware import model as hwmodel
 from app.ui import cache, charts, state, tables, widgets
 from archlib.core.analysis import human
@@ -18,12 +18,14 @@ with st.sidebar:
     knobs = widgets.knob_controls(model)
     st.divider()
 
+knobs = stages.usable(model, knobs)
 items = widgets.knob_items(knobs)
 view = state.View(PAGE, model, dict(knobs), {})
 entry = archlib.get_model(model)
 
-st.title(model, anchor=False)
-st.caption(f"{entry.family.name} · {entry.family.paper} — {entry.description}")
+# an upload's file name is user data: escaped; a registered name is shown as it is
+st.title(widgets.md_escape(widgets.model_label(model)) if state.is_imported(model) else model, anchor=False)
+st.caption(widgets.md_escape(f"{entry.family.name} · {entry.family.paper} — {entry.description}"))
 
 try:
     a = cache.analysis(model, items)
@@ -37,8 +39,10 @@ shapes = f"{'×'.join(map(str, a.input_shape))} → {'×'.join(map(str, a.output
 st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
            + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
 parts.totals(a, latency=lambda box: hwmodel.latency_metric(box, model, items))
-hwmodel.offer_calibration()
+parts.notes(a)
 mem = parts.memory(a, P)
+stages.section(model, knobs, a)
+hwmodel.offer_calibration()
 
 TABS = {"graph": ":material/account_tree: Graph", "layers": ":material/table_rows: Layers",
         "breakdown": ":material/bar_chart: Breakdown", "code": ":material/code: Rebuild",

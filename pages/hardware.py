@@ -3,19 +3,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+import archlib
 from app.hardware import model as hwmodel
 from app.hardware import parts
 from app.ui import state, widgets
-from archlib.core.knobs import Knob
-from archlib.data import results
 
-PAGE = hwmodel.PAGE
+PAGE = state.HARDWARE
 TABS = {"roofline": ":material/show_chart: Roofline", "rank": ":material/leaderboard: MACs vs latency",
         "accuracy": ":material/target: Calibration accuracy"}
-P = {"view": Knob("view", "choice", "roofline", "the tab shown", choices=tuple(TABS)),
-     "cfg": state.TextParam("cfg", "", "the sidebar model's knobs (name=value;...)", max_len=200)}
 model = st.session_state[state.MODEL]
-widgets.seed_page_params(PAGE, P, extra=lambda q: parts.seed_cfg(model, q), flag_unknown=True)
 
 st.title("This host", anchor=False)
 parts.host_header()
@@ -40,8 +36,6 @@ with tabs[current]:
     else:
         parts.accuracy_section(m)
 
-query = {state.MODEL: model} | widgets.changed({"view": current}, {"view": P["view"]})
-if knobs:
-    query["cfg"] = results.format_knobs(knobs)
-widgets.publish_query(query, PAGE, help="Opening it shows this tab for the sidebar model; the latency settings "
-                      "and the calibration are this host's own.")
+widgets.publish(state.View(PAGE, model, archlib.config(model) | knobs, {"view": current}), PAGE,
+                help="Opening it shows this tab for the sidebar model's configuration; the latency settings and "
+                     "the calibration are this host's own.")

@@ -7,12 +7,11 @@ from app.hardware import model as hwmodel
 from app.hardware import parts as hwparts
 from app.pareto import data, parts
 from app.pareto import measure as meas
-from app.ui import state
+from app.ui import state, widgets
 
 P = {p.name: p for p in data.PARAMS}
 model = st.session_state[state.MODEL]
 parts.open_pending()
-parts.seed_from_url(P, model)
 view = parts.filters(P)
 
 st.title("Where does it sit?")
@@ -30,15 +29,13 @@ pub = data.published(view["dev"], measured, predicted)
 shown = data.filtered(pub, view["fam"], view["src"], view["unverified"])
 plot = data.plotted(shown, view["x"])
 fronts = data.fronts(plot, view["x"], view["front"])
-user = data.user_points(parts.user_configs(model), pub, measured, predicted)
+user = data.user_points(parts.user_configs(model), pub, measured, predicted, accuracy=parts.accuracy(view))
+user["label"] = [widgets.model_label(m) for m in user["model"]] if len(user) else []
 
 if plot.empty:
-    st.info(f"No result of the chosen families and sources has a value on this axis ({len(shown)} rows shown "
-            "without one)." + (" Measure some below to fill it." if view["x"] == "measured" else "")
-            + (" Calibrate this host (Hardware page) to predict them all." if view["x"] == "predicted" else ""),
-            icon=":material/filter_alt_off:")
-else:
-    parts.chart(plot, view["x"], fronts, user)
+    st.info(data.why_empty(pub, shown, view, store_ok=store is not None), icon=":material/filter_alt_off:")
+parts.chart(plot, view["x"], fronts, user)
+if not plot.empty:
     if view["x"] == "measured":
         st.caption(f"Measured with {cfg['device']} · {cfg['threads']} thread(s) · batch {cfg['batch']} · "
                    f"{cfg['dtype']}{' · channels_last' if cfg['channels_last'] else ''} (Measure tab settings).")
@@ -66,4 +63,4 @@ with tabs[4]:
 with tabs[5]:
     hwparts.predicted_vs_measured(store)
 
-parts.publish(view, P, model)
+parts.publish(view, model)

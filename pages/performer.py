@@ -5,10 +5,9 @@ import math
 
 import streamlit as st
 
-from app.performer import charts, parts
+from app.performer import charts, parts, study
 from archlib.core.analysis import human
 
-parts.seed_from_url()
 st.title("Performers: FAVOR+ against softmax attention")
 st.caption("Softmax attention builds the N x N score matrix: O(N² d) MACs and memory. FAVOR+ (Choromanski et al. "
            "2021) estimates it with m positive random features, SM(x, y) = E_w[exp(w·x − |x|²/2) "
@@ -64,10 +63,12 @@ else:
         parts.control("vit", "ViT", container=c[1])
         parts.control("block", "Block", container=c[2], style="number")
     seeds = parts.control("seeds", "Seeds", container=c[3], style="number")
-    rows, what = parts.error_rows(source, parts.value("tokens"), head_dim, parts.value("scale"), seeds,
-                                  parts.value("vit"), parts.value("block"))
+    studied = study.run((source, parts.value("tokens"), head_dim, parts.value("scale"), seeds, parts.value("vit"),
+                      parts.value("block")))
+if view == "error" and studied:
+    rows, what = studied
     st.plotly_chart(charts.error(rows, m), key="performer.error", width="stretch")
-    mean = {kind: sum(r["mean"] for r in rows if r["kind"] == kind) / len(parts.ERROR_FEATURES)
+    mean = {kind: sum(r["mean"] for r in rows if r["kind"] == kind) / len(study.ERROR_FEATURES)
             for kind in ("orthogonal", "iid")}
     st.caption(f"Inputs: {what}. Each point: {seeds} feature draws (seeds 0..{seeds - 1}), the relative "
                f"Frobenius error of the attention output, computed for real in float64. Averaged over m: "

@@ -103,12 +103,12 @@ def test_layers_carry_predicted_ms_and_the_graph_colours_by_them(calibrated):
     df = at.dataframe[0].value
     p = predict.predict_analysis(archlib.analyze("resnet18"), calibrated)
     assert list(df["predicted_ms"]) == pytest.approx([lp.predicted_ms for lp in p.layers])
-    at = open_page(model="resnet18", color="predicted_ms")
+    at = open_page(model="resnet18", color="ms")
     assert "predicted ms on this host" in texts(at, "caption") and "needs this host" not in texts(at, "info")
 
 
 def test_colouring_by_predicted_ms_without_a_model_falls_back_to_macs(db):
-    at = open_page(model="resnet18", color="predicted_ms")
+    at = open_page(model="resnet18", color="ms")
     assert "Colouring by predicted latency needs this host's latency model" in texts(at, "info")
 
 
@@ -172,8 +172,8 @@ def test_hardware_page_roofline_rank_and_accuracy(calibrated):
 
 
 def test_hardware_page_not_calibrated_and_bad_links(db):
-    at = open_page("hardware", view="bogus", cfg="width=99")
+    at = open_page("hardware", model="mobilenet_v2", view="bogus", width="99", speed="1")
     assert "Not calibrated" in texts(at, "warning")
     warned = texts(at, "warning").replace("\\", "")
-    assert "view='bogus' is not allowed" in warned and "cfg:" in warned
+    assert "view='bogus' is not allowed" in warned and "width='99'" in warned and "Unknown parameter speed" in warned
     assert any(b.label == "Calibrate this host" for b in at.button)

@@ -5,7 +5,7 @@ exact count first in their help text, which is what these tests read.
 """
 from __future__ import annotations
 
-import base64
+import json
 import re
 from pathlib import Path
 
@@ -13,12 +13,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import archlib
-from app.ui import state
+from app.ui import schema, state
 
 ROOT = Path(__file__).resolve().parent.parent
 
 MAIN = str(ROOT / "app" / "main.py")
-HAS_EFFNET = "efficientnet_b0" in archlib.list_models()
 
 
 def run(page: str = "explore", **query: str) -> AppTest:
@@ -116,10 +115,21 @@ def test_explore_unknown_model_warns_and_uses_the_default_model():
 
 
 def test_explore_hostile_link_is_inert():
-    at = run(model="mobilenet_v2", q="[x](javascript:alert(1))", level="<script>alert(1)</script>")
-    for w in at.warning:  # markdown and HTML arrive escaped
-        assert "](javascript" not in w.value and "<script>" not in w.value
-    assert_totals(at, "mobilenet_v2")
+    """Every hostile value is named in a warning, and each warning arrives with its markup escaped."""
+    at = run(model="[x](javascript:alert(1))", level="<script>alert(1)</script>", **{"<b>k</b>": "1"})
+    shown = [w.value for w in at.warning]
+    assert len(shown) == 3, shown  # the model, the level and the unknown key: none passes silently
+    for w in shown:
+        assert "](javascript" not in w and "<script>" not in w and "<b>" not in w, w
+    assert any(r"\[x\]\(javascript" in w for w in shown) and any(r"\<script\>" in w for w in shown)
+    assert_totals(at, state.default_model())
+
+
+def test_a_link_over_the_query_cap_renders_the_defaults_with_one_message():
+    at = run(model="mobilenet_v2", width="0.5", q="x" * state.MAX_QUERY_CHARS)
+    assert len(at.warning) == 1 and f"at most {state.MAX_QUERY_CHARS:,} are read" in warnings(at)
+    assert_totals(at, state.default_model())
+    assert _q(at) == {"model": state.default_model()}
 
 
 def test_explore_layers_tab_lists_every_op():
@@ -138,9 +148,10 @@ def test_explore_rebuild_tab_has_the_exact_configuration():
 
 def test_explore_graph_and_breakdown_tabs_render():
     at = run(model="lenet", level="op", color="params")
-    url = at.get("image")[0].proto.imgs[0].url  # the SVG laid out server-side, as a data URL
-    svg = base64.b64decode(url.split(",", 1)[1]).decode()
-    assert svg.startswith("<?xml") and all(f">{r.name}<" in svg for r in archlib.analyze("lenet").rows)
+    data = json.loads(at.get("bidi_component")[0].proto.json)  # the live graph: the SVG laid out server-side
+    svg = data["svg"]
+    assert svg.startswith("<svg") and all(f">{r.name}<" in svg for r in archlib.analyze("lenet").rows)
+    assert 'data-color-by="params"' in svg
     at = run(model="lenet", view="breakdown", metric="params")
     charts = [e for e in at.get("plotly_chart")]
     assert len(charts) == 2
@@ -153,6 +164,9 @@ def test_crosscheck_agrees_with_flopcounter_and_fvcore():
     texts = [s.value for s in at.success]
     assert any("FlopCounterMode agrees" in t for t in texts)
     assert any("fvcore agrees" in t for t in texts)
+    rows = at.dataframe[0].value  # the library's CrossCheck, rendered: the whole model first, then modules
+    assert list(rows["module"]) == ["(whole model)", "conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert rows["archlib MACs"].iloc[0] == rows["FlopCounterMode MACs"].iloc[0] == archlib.analyze("lenet").totals()["macs"]
 
 
 # -- Scaling -------------------------------------------------------------------------
@@ -160,7 +174,6 @@ def _ratio(model: str, **knobs) -> float:
     return archlib.analyze(model, **knobs).totals()["macs"] / archlib.analyze(model).totals()["macs"]
 
 
-@pytest.mark.skipif(not HAS_EFFNET, reason="EfficientNet not registered")
 def test_scaling_effnet_link_and_phi_change():
     at = run("scaling", phi="1")
     assert metrics(at)["Computed growth"] == f"×{_ratio('efficientnet_b0', phi=1.0):.3f}"
@@ -171,7 +184,6 @@ def test_scaling_effnet_link_and_phi_change():
     assert _q(at)["phi"] == "2"
 
 
-@pytest.mark.skipif(not HAS_EFFNET, reason="EfficientNet not registered")
 def test_scaling_inverse_solver_finds_the_largest_phi():
     at = run("scaling", budget="1G")
     text = next(m.value for m in at.markdown if m.value.startswith("**φ = "))
@@ -181,7 +193,7 @@ def test_scaling_inverse_solver_finds_the_largest_phi():
 
 
 def test_scaling_mobilenet_lab():
-    model = state.mobilenet_model()
+    model = schema.MOBILENET_MODEL
     at = run("scaling", lab="mobilenet", mn_alpha="0.5", mn_rho="0.75")
     assert metrics(at)["Computed cost"] == f"×{_ratio(model, width=0.5, resolution=168):.3f}"
     assert metrics(at)["Predicted cost"] == f"×{0.5 ** 2 * 0.75 ** 2:.3f}"

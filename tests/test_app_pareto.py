@@ -73,13 +73,25 @@ def test_bad_url_values_are_named_and_ignored(db):
 
 
 def test_custom_configuration_has_no_accuracy(db):
-    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.6"})
+    at = open_page({"model": "mobilenet_v2", "width": "0.6"})  # knobs spelled as on every page
     md = " ".join(m.value for m in at.markdown)
     assert "custom configuration with **no published or measured accuracy**" in md
     fig = spec(at)
     assert any(s.get("type") == "line" for s in fig["layout"].get("shapes", []))
     assert not any(t.get("name") == "your configuration (published)" for t in fig["data"])
-    assert at.query_params["cfg"] == "width=0.6"
+    assert at.query_params["width"] == "0.6" and "cfg" not in at.query_params
+
+
+def test_old_cfg_links_still_open_and_are_rewritten(db):
+    """A link written before the one codec (`cfg=width=0.6;resolution=160`) opens the same configuration;
+    the page then writes the knobs as Explore does."""
+    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.6;resolution=160", "x": "params"})
+    assert not at.warning
+    assert at.session_state["knob.mobilenet_v2.width"] == 0.6
+    assert at.session_state["knob.mobilenet_v2.resolution"] == 160
+    assert {k: at.query_params[k] for k in at.query_params} == {
+        "model": "mobilenet_v2", "width": "0.6", "resolution": "160", "x": "params"}
+    assert "mobilenet_v2** width=0.6;resolution=160" in " ".join(m.value for m in at.markdown)
 
 
 def test_published_configuration_is_ringed(db):
@@ -97,7 +109,7 @@ def test_measured_axis_reads_this_hosts_store(db):
 
 
 def test_measure_button_measures_and_stores(db):
-    at = open_page({"model": "mobilenet_v2", "cfg": "width=0.25;resolution=32"},
+    at = open_page({"model": "mobilenet_v2", "width": "0.25", "resolution": "32"},
                    **{"pareto.m.min_run_time": 0.05})
     btn = next(b for b in at.button if b.label == "Measure latency")
     btn.click().run()
@@ -107,42 +119,70 @@ def test_measure_button_measures_and_stores(db):
     assert row["model"] == "mobilenet_v2" and row["config"] == archlib.config("mobilenet_v2", width=0.25, resolution=32)
 
 
+def click(at: AppTest, row_id: str) -> AppTest:
+    """A click on the chart's point `row_id`: the selection the browser sends back as the chart's widget
+    state (AppTest has no Plotly element to click, so the state is sent as Streamlit's frontend sends it)."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    chart = at.get("plotly_chart")[0]
+    selection = {"selection": {"points": [{"curve_number": 0, "point_number": 0, "point_index": 0,
+                                           "customdata": [row_id]}],
+                               "point_indices": [0], "box": [], "lasso": []}}
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(selection)))
+    return at._run(states)
+
+
 def test_a_clicked_point_opens_in_explore(db):
-    at = open_page()
-    cfg = archlib.config("mobilenet_v2", width=0.75, resolution=192)
-    at.session_state["pareto._open"] = ("mobilenet_v2", cfg)  # what a click's callback leaves
-    at.session_state["model"] = "mobilenet_v2"
-    at.session_state["knob.mobilenet_v2.width"] = 0.75
-    at.session_state["knob.mobilenet_v2.resolution"] = 192
-    at.run()
-    assert not at.exception
-    assert at.title[0].value == "mobilenet_v2"
-    assert at.query_params["width"] == "0.75" and at.query_params["resolution"] == "192"
+    from app.pareto import data as pareto_data
+
+    row = next(r for r in pareto_data.RESULTS if r.archlib_model == "mobilenet_v2" and dict(r.knobs) == {
+        "width": 0.75, "resolution": 192})
+    at = open_page({"fam": "MobileNetV2"})
+    assert f"r{row.row}" in [c[0] for t in points(spec(at)) for c in t["customdata"]]  # a point on the chart
+    click(at, f"r{row.row}")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "mobilenet_v2"  # now on Explore, with the point's configuration
+    assert at.session_state["knob.mobilenet_v2.width"] == 0.75
+    assert {k: at.query_params[k] for k in at.query_params} == {"model": "mobilenet_v2", "width": "0.75",
+                                                                "resolution": "192"}
+    t = archlib.analyze("mobilenet_v2", width=0.75, resolution=192).totals()
+    assert next(m for m in at.metric if m.label == "MACs").proto.help.startswith(f"{t['macs']:,} ")
 
 
-def test_measure_all_fills_the_store_with_progress(db, monkeypatch):
-    calls: list[str] = []
+def _fake_record(calls: list[str], cancel_after: int | None = None):
+    """store.record without torch: counts the models and stores a result; after `cancel_after` models
+    it does what the Cancel button's callback does while a model is being measured."""
+    def fake(kind, model, knobs=None, *, store=None, **kw):
+        import streamlit as st
 
-    def fake_record(kind, model, knobs=None, *, store=None, **kw):  # no torch: the loop and the store
+        from app.pareto import measure as meas
+
         cfg = measure.settings(**{k: v for k, v in kw.items() if k in {s.name for s in measure.SETTINGS}})
         calls.append(model)
         store.put(hostinfo.host_info(), model, knobs or {}, cfg, kind, {"median_ms": 1.0 + len(calls)})
+        if len(calls) == cancel_after:
+            st.session_state.update({meas.CANCEL: True, meas.RUNNING: False})
         return {"result": {"median_ms": 1.0}}
+    return fake
 
-    monkeypatch.setattr(store, "record", fake_record)
+
+@pytest.mark.parametrize("cancel_after", [None, 1, 2], ids=["no-cancel", "cancel-after-1", "cancel-after-2"])
+def test_measure_all_runs_every_model_and_cancel_stops_it_between_models(db, monkeypatch, cancel_after):
+    """Without a cancel (the positive control) every configuration shown is measured, with progress;
+    a cancel during model k stops the loop before model k + 1."""
+    calls: list[str] = []
+    monkeypatch.setattr(store, "record", _fake_record(calls, cancel_after))
     at = open_page({"fam": "SqueezeNet,AlexNet"})
     start = next(b for b in at.button if b.label.startswith("Measure all"))
     n = int(start.label.split()[-1])
+    assert n >= 3
     start.click().run()
     assert not at.exception
-    assert len(calls) == n and len(db.rows(kind="latency")) == n
-    assert not any(b.label.startswith("Measure all") for b in at.button)  # nothing left to measure
-
-
-def test_cancel_stops_measure_all_between_models(db, monkeypatch):
-    monkeypatch.setattr(store, "record", lambda *a, **k: pytest.fail("measured after cancel"))
-    at = open_page({"fam": "SqueezeNet"}, **{"pareto.all.running": True, "pareto.all.cancel": True})
-    assert not at.exception and not db.rows()
+    want = n if cancel_after is None else cancel_after
+    assert len(calls) == want and len(db.rows(kind="latency")) == want
+    left = [b.label for b in at.button if b.label.startswith("Measure all")]
+    assert left == ([] if cancel_after is None else [f"Measure all {n - want}"])
 
 
 def test_two_hosts_are_compared(db):
@@ -173,3 +213,8 @@ def test_hover_shows_archlib_count_and_how_far_the_source_is():
     assert f"(this source: {1700 / ours - 1:+.0%})" in text
     tv = df[(df["archlib_model"] == "mobilenet_v2") & (df["kind"] == "torchvision")].iloc[0]
     assert "this source" not in pareto_chart._hover(tv.to_dict())  # torchvision's own count agrees
+
+
+def test_measured_axis_with_nothing_measured_says_so(db):
+    at = open_page({"x": "measured"})
+    assert any("has been measured on this host" in i.value for i in at.info)

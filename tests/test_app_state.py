@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archlib
-from app.ui import state
+from app.ui import schema, state
 
 FAST_MODELS = [m for m in ("lenet", "mobilenet_v1", "mobilenet_v2") if m in archlib.list_models()]
 
@@ -22,7 +22,7 @@ def test_empty_query_gives_defaults_for_every_page():
         assert messages == []
         assert view.model == state.default_model()
         assert view.knobs == archlib.config(view.model)
-        assert view.params == {p.name: p.default for p in state.page_params(page)}
+        assert view.params == {p.name: p.default for p in schema.page_params(page)}
         slots = {f"m{i}": m for i, (m, _) in enumerate(view.others, 2)}  # slot models are always written
         assert state.encode(view) == {"model": view.model, **slots}
 
@@ -35,6 +35,65 @@ def test_knobs_are_parsed_and_round_trip():
     assert state.encode(view) == {"model": "mobilenet_v2", "width": "0.5", "resolution": "160", "level": "op"}
     again, _ = state.decode(state.encode(view))
     assert again == view
+
+
+def test_old_pareto_cfg_is_read_into_plain_knobs():
+    """Links written before the one codec keep working: `cfg=name=value;...` becomes the plain knob keys."""
+    view, messages = state.decode({"model": "mobilenet_v2", "cfg": "width=0.5;resolution=160"}, page=state.PARETO)
+    assert messages == [] and view.knobs == archlib.config("mobilenet_v2", width=0.5, resolution=160)
+    assert state.encode(view) == {"model": "mobilenet_v2", "width": "0.5", "resolution": "160"}
+    view, messages = state.decode({"model": "mobilenet_v2", "cfg": "width=0.5;x;phi=2;resolution=9",
+                                   "width": "0.75"}, page=state.PARETO)
+    assert view.knobs == archlib.config("mobilenet_v2", width=0.75)  # a plain key wins; a bad value defaults
+    assert [m[:11] for m in messages] == ["cfg: 'x' is", "cfg: 'phi=2", "resolution="]
+    _, messages = state.decode({"model": "mobilenet_v2", "cfg": "width=0.5"}, page=state.EXPLORE)
+    assert messages and messages[0].startswith("Unknown parameter cfg ignored")  # only Pareto ever wrote it
+
+
+@pytest.mark.parametrize("page", state.KNOB_PAGES)
+def test_knobs_are_spelled_the_same_on_every_page_that_carries_them(page):
+    view, messages = state.decode({"model": "mobilenet_v2", "width": "0.5", "resolution": "160"}, page=page)
+    assert messages == [] and view.knobs == archlib.config("mobilenet_v2", width=0.5, resolution=160)
+    assert {k: v for k, v in state.encode(view).items() if k in ("width", "resolution")} == \
+        {"width": "0.5", "resolution": "160"}
+
+
+def _other_value(spec):
+    """A valid value of `spec` that is not its default, as URL text."""
+    if isinstance(spec, schema.TextParam):
+        return {"q": "conv", "fam": "ResNet", "src": "paper", "budget": "400M", "expand": "s2.b1,s4",
+                "focus": "s2.b1", "acc": "72.5"}[spec.name]
+    if spec.kind == "text":  # a stage table: B0's with one kernel changed
+        return "t1k3s1c16n1-t6k3s2c24n2-t6k7s2c40n2-t6k3s2c80n3-t6k5s1c112n3-t6k5s2c192n4-t6k3s1c320n1"
+    if spec.kind == "choice":
+        return state.fmt(next(c for c in spec.choices if c != spec.default))
+    if spec.kind == "bool":
+        return state.fmt(not spec.default)
+    return state.fmt(spec.hi if spec.default != spec.hi else spec.lo)
+
+
+@pytest.mark.parametrize("page", state.PAGES)
+def test_every_page_parameter_round_trips_through_the_one_codec(page):
+    """Each page's schema: every parameter set away from its default is read, written back, read again."""
+    for spec in schema.page_params(page):
+        query = {"model": "lenet", spec.name: _other_value(spec)}
+        view, messages = state.decode(query, page=page)
+        assert messages == [] and view.params[spec.name] != spec.default, (page, spec.name, messages)
+        slots = {f"m{i}": m for i, (m, _) in enumerate(view.others, 2)}  # Compare's slot models are always written
+        assert state.encode(view) == query | slots
+        assert state.decode(state.encode(view), page=page)[0] == view
+
+
+def test_a_query_over_the_cap_is_not_read_and_says_so():
+    near = {"model": "mobilenet_v2", "width": "0.5", "q": "x" * (state.MAX_QUERY_CHARS - 60)}
+    view, messages = state.decode(near)
+    assert view.knobs["width"] == 0.5 and messages[0].startswith("q='xxx") and len(messages) == 1  # read
+    over = near | {"q": "x" * state.MAX_QUERY_CHARS}
+    view, messages = state.decode(over)
+    assert len(messages) == 1 and f"at most {state.MAX_QUERY_CHARS:,} are read" in messages[0]
+    assert view == state.defaults(state.EXPLORE)
+    many = {f"k{i}": "v" * 50 for i in range(4000)}  # 200 KB of keys: one message, not 4,000
+    assert len(state.decode(many, page=state.PARETO)[1]) == 1
 
 
 def test_defaults_are_not_written():
@@ -58,7 +117,7 @@ def test_bad_values_are_named_with_their_range_and_defaulted(key, value, needle)
     assert messages[0].startswith(f"{key}=") and needle in messages[0]
     assert view.model == "mobilenet_v2"
     assert view.knobs == archlib.config("mobilenet_v2")
-    assert view.params == {p.name: p.default for p in state.EXPLORE_PARAMS}
+    assert view.params == {p.name: p.default for p in schema.EXPLORE_PARAMS}
 
 
 def test_unknown_model_falls_back_and_says_so():
@@ -79,7 +138,6 @@ def test_reserved_streamlit_keys_are_silent():
     assert messages == []
 
 
-@pytest.mark.skipif("efficientnet_b0" not in archlib.list_models(), reason="EfficientNet not registered")
 def test_impossible_combination_falls_back_to_the_model_defaults():
     view, messages = state.decode({"model": "efficientnet_b0", "phi": "8", "beta": "2"})
     assert view.knobs == archlib.config("efficientnet_b0")
@@ -111,13 +169,13 @@ def test_scaling_budget_and_labs():
 
 @pytest.mark.parametrize("text,value", [("400M", 4e8), ("1.5G", 1.5e9), ("2e9", 2e9), (" 12k ", 12e3), ("7", 7)])
 def test_parse_amount(text, value):
-    assert state.parse_amount(text) == value
+    assert schema.parse_amount(text) == value
 
 
 @pytest.mark.parametrize("text", ["", "0", "-1", "1e99", "1GG", "abc", "inf", "nan", "1_000", "(1)", "2**30"])
 def test_parse_amount_rejects(text):
     with pytest.raises(archlib.ArchlibError, match="budget"):
-        state.parse_amount(text)
+        schema.parse_amount(text)
 
 
 def test_seed_targets_the_widget_keys():
@@ -145,7 +203,7 @@ HOSTILE = ["", " ", "nan", "inf", "-inf", "1e309", "-0", "0x10", "1_0", "١٢", 
 def _keys(models: list[str]) -> list[str]:
     keys = {state.MODEL, *state.RESERVED, "m2", "m3", "m4", "m2.width", "m3.phi"}
     for page in state.PAGES:
-        keys |= {p.name for p in state.page_params(page)}
+        keys |= {p.name for p in schema.page_params(page)}
     for m in models:
         keys |= {k.name for k in archlib.get_model(m).knobs}
     return sorted(keys)
@@ -168,7 +226,7 @@ def _check(query: dict[str, str], page: str) -> None:
     text = "\n".join(messages)
     assert view.model in archlib.list_models()
     archlib.analyze(view.model, **view.knobs)  # the fallback is always a working configuration
-    specs = {p.name: p for p in state.page_params(page)}
+    specs = {p.name: p for p in schema.page_params(page)}
     knobs = {k.name: k for k in archlib.get_model(view.model).knobs}
     for key, raw in query.items():
         if key in state.RESERVED:
@@ -178,20 +236,25 @@ def _check(query: dict[str, str], page: str) -> None:
             continue
         if page in state.KNOB_PAGES and key in knobs and view.model == query.get(state.MODEL, view.model).strip():
             try:
-                ok = view.knobs[key] == state.clean(knobs[key].parse(raw))
+                parsed = state.clean(knobs[key].parse_text(raw))
+                if knobs[key].kind == "text" and not parsed:  # "": the stage table the other knobs give
+                    parsed = archlib.config(view.model, **{k: v for k, v in view.knobs.items() if k != key})[key]
+                ok = view.knobs[key] == parsed
             except archlib.ArchlibError:
                 ok = False
             assert ok or key in text, (key, raw, messages)
             continue
         if key in specs:
             try:
-                ok = view.params[key] == state.clean(specs[key].parse(raw))
+                ok = view.params[key] == state.clean(specs[key].parse_text(raw))
             except archlib.ArchlibError:
                 ok = False
             assert ok or key in text, (key, raw, messages)
             continue
         if page == state.COMPARE and key.split(".")[0] in ("m2", "m3", "m4"):
             continue  # slot keys: checked by test_compare_slots
+        if page == state.PARETO and key == state.LEGACY_CFG:
+            continue  # the old Pareto form of the knobs: checked by test_old_pareto_cfg_is_read_into_plain_knobs
         assert state.shown(key) in text, (key, raw, messages)
 
 

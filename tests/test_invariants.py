@@ -11,14 +11,17 @@ import math
 
 import pytest
 import torch
-from checks import assert_agrees_with_torch
+from checks import assert_agrees_with_torch, compare
 from conftest import HUGE_PARAMS, MODELS, small_config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracles import graph_totals
 
 import archlib
 from archlib.core import registry
 from archlib.core.analysis import COUNTS
-from archlib.views.blockgraph import collapse, graph_totals, op_graph
-from archlib.views.crosscheck import compare, fvcore_counts, prefix_sums
+from archlib.views.blockgraph import collapse, op_graph
+from archlib.views.crosscheck import fvcore_counts, prefix_sums
 
 
 def check_counts_meta(name: str, **knobs) -> None:
@@ -101,44 +104,85 @@ def test_registry_rejects_duplicates_and_unknown():
         registry.get("no_such_net")
 
 
-def _knob_strategy(knob):
-    from hypothesis import strategies as st
+#: the ranges random draws keep to, where the schema's own would make a test slow (small inputs and
+#: heads) or mostly draw combinations a family refuses (those refusals are tested in test_knobs.py):
+#: (lo, hi) narrows a range (None keeps the schema's bound), a list is sampled, a function of the
+#: values drawn so far gives the strategy (drawn last)
+SMALL: dict[str, object] = {"resolution": (None, 96), "num_classes": (1, 100), "width": (None, 1.5),
+                            "depth": (None, 1.0), "dropout": (0.0, 0.5)}
+NARROW: dict[str, dict[str, object]] = {
+    "EfficientNet": {"phi": (0.0, 2.0), "alpha": (1.0, 1.4), "beta": (1.0, 1.4), "gamma": (1.0, 1.3),
+                     "resolution": (32, 64)},
+    "EfficientNetV2": {"width": (0.25, 1.2), "depth": (0.1, 0.6), "resolution": (32, 64)},
+    "RegNetX": {"w0": (8, 128), "wa": (0.0, 64.0), "wm": (1.5, 3.0), "blocks": (1, 16), "group_width": (1, 64),
+                "bottleneck_ratio": [0.25, 0.5, 1.0, 2.0, 3.0, 4.0], "resolution": (32, 64)},
+    "ViT": {"heads": (1, 4), "blocks": (1, 3), "patch": [4, 8, 16], "resolution": (16, 96),
+            "mlp_ratio": [0.5, 1.0, 2.5, 4.0], "features": (0, 40),
+            "embed_dim": lambda cfg: st.integers(-(-8 // cfg["heads"]), 12).map(lambda k: k * cfg["heads"])},
+    "SqueezeNet": {"base_e": (8, 256), "incr_e": (0, 256)},
+}
+NARROW["RegNetY"] = NARROW["RegNetX"] | {"se_ratio": (0.0, 0.5)}
+#: one model per family: every knob is drawn, so a family's presets add nothing
+FAMILIES = {e.family.name: e.name for e in reversed(registry.entries())}
 
+
+def _strategy(knob, spec, cfg):
+    if callable(spec):
+        return spec(cfg)
+    if isinstance(spec, list):
+        return st.sampled_from(spec)
     if knob.kind == "choice":
         return st.sampled_from(knob.choices)
     if knob.kind == "bool":
         return st.booleans()
-    hi = knob.hi
-    if knob.name == "resolution":
-        hi = min(hi, max(knob.lo, 160))  # keep the real work small
-    if knob.name == "num_classes":
-        hi = min(hi, 2000)
+    if knob.kind == "text":  # stage tables: tests/test_stages.py draws random ones
+        return st.just(knob.default)
+    lo, hi = spec if spec else (None, None)
+    lo, hi = knob.lo if lo is None else max(lo, knob.lo), knob.hi if hi is None else min(hi, knob.hi)
     if knob.kind == "int":
-        return st.integers(int(knob.lo), int(hi))
-    return st.floats(knob.lo, hi, allow_nan=False).map(lambda v: round(v, 3))
+        step = int(knob.step or 1)
+        return st.integers(0, int(hi - lo) // step).map(lambda i: int(lo) + i * step)
+    return st.floats(lo, hi, allow_nan=False).map(lambda v: min(hi, max(lo, round(v, 3))))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", MODELS)
-def test_random_configs_agree_with_counters(name):
-    """Random knob values (hypothesis): either a clear ArchlibError or exact agreement on meta."""
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
+def _draw_config(data, family: str) -> dict:
+    """Random knob values of `family`'s model, from its schema (and the narrowing above)."""
+    narrow = NARROW.get(family, {})
+    knobs = registry.get(FAMILIES[family]).knobs
+    cfg: dict = {}
+    for knob in sorted(knobs, key=lambda k: callable(narrow.get(k.name))):
+        spec = narrow.get(knob.name, SMALL.get(knob.name))
+        cfg[knob.name] = data.draw(_strategy(knob, spec, cfg), label=knob.name)
+    return cfg
 
-    knobs = registry.get(name).knobs
-    strat = st.fixed_dictionaries({k.name: _knob_strategy(k) for k in knobs})
 
-    @settings(max_examples=4, deadline=None)
-    @given(strat)
-    def check(cfg):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_random_configs_agree_with_counters(family):
+    """Random knob values of every registered family (hypothesis): params, buffers and per-module MACs
+    equal the module built on meta; a small one also runs forward to the analysed shape. A draw may be
+    refused with a clear ArchlibError, but most must be compared: the test counts them."""
+    name, compared, refused = FAMILIES[family], [], []
+
+    @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        cfg = _draw_config(data, family)
         try:
-            archlib.analyze(name, **cfg)
+            a = archlib.analyze(name, **cfg)
         except archlib.ArchlibError as e:
-            assert "=" in str(e) or "allowed" in str(e)
+            assert "=" in str(e) or "allowed" in str(e), str(e)
+            refused.append(str(e))
             return
-        check_counts_meta(name, **cfg)
+        assert_agrees_with_torch(a)
+        t = a.totals()
+        if t["macs"] < 50_000_000 and t["params"] < 5_000_000:
+            with torch.no_grad():
+                y = archlib.build(name, **cfg).eval()(torch.randn(1, *a.input_shape))
+            assert tuple(y.shape) == (1, *a.output_shape) and torch.isfinite(y).all()
+        compared.append(cfg)
 
     check()
+    assert len(compared) >= 6 and len(compared) >= 3 * len(refused), (family, len(compared), refused[:3])
 
 
 def test_levels_group_stems_heads_and_blocks():

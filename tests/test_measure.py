@@ -46,6 +46,11 @@ def test_channels_last_and_bfloat16_run():
     ({"device": "tpu"}, ["device='tpu'", "cpu, cuda"]),
     ({"min_run_time": 100}, ["min_run_time=100", "[0.05, 20]"]),
     ({"speed": 1}, ["unknown knob 'speed'"]),
+    # the Python API takes typed settings: text is parsed by the CLI, never here
+    ({"batch": "8"}, ["batch='8'", "a str where the Python API takes an int"]),
+    ({"channels_last": "yes"}, ["channels_last='yes'", "a str where the Python API takes a bool"]),
+    ({"threads": None}, ["threads=None", "None where the Python API takes an int"]),
+    ({"batch": True}, ["batch=True", "a bool where the Python API takes an int"]),
 ])
 def test_bad_settings_name_value_and_range(given, words):
     with pytest.raises(ArchlibError) as e:
@@ -195,3 +200,23 @@ def test_a_run_that_could_outlast_max_seconds_is_refused_before_it_starts():
     a = archlib.analyze("resnet152")
     with pytest.raises(archlib.ArchlibError, match="max_seconds=1"):
         measure.check_bounds(a, measure.settings(batch=160, max_seconds=1))
+
+
+@pytest.mark.parametrize("name", ["vit_b_16_performer", "deit_tiny_patch16_224", "efficientnet_b0", "shufflenet_v1_g3"])
+def test_class_summary_keeps_every_layer(name):
+    """Attention's matmuls (ViT) and every other class op_class names appear in the per-class
+    summary: its MACs and shares add up to the model's."""
+    a = archlib.analyze(name)
+    layers = opprofile._layers(a, {}, False, 1, 2)  # no profiler events: times 0, MACs x batch 2
+    summary = opprofile.class_summary(layers)
+    assert sum(r["macs"] for r in summary) == 2 * a.totals()["macs"]
+    assert sum(r["macs_share"] for r in summary) == pytest.approx(1.0)
+    assert {r["class"] for r in summary} == {lt.op_class for lt in layers}
+    if name.startswith(("vit", "deit")):
+        att = next(r for r in summary if r["class"] == "attention (matmuls)")
+        assert att["macs"] == 2 * sum(r.cost.macs for r in a.rows if r.op in ("attention", "favor"))
+
+
+def test_op_class_names_only_listed_classes():
+    ops = [op for name in archlib.list_models()[::7] for op in archlib.lower(name).ops]
+    assert {opprofile.op_class(op) for op in ops} <= set(opprofile.CLASSES)

@@ -34,8 +34,18 @@ def test_softmax_attention_holds_its_score_matrix():
     assert a.memory()["inference_activations_peak"] >= (scores + qkv + 197 * 768) * 4
 
 
-@pytest.mark.parametrize("kw,needle", [({"batch": 0}, "batch=0"), ({"dtype": "float8"}, "dtype='float8'"),
-                                        ({"optimizer": "lion"}, "optimizer='lion'")])
+@pytest.mark.parametrize("kw,needle", [
+    ({"batch": 0}, r"batch=0 is not allowed \(out of range\): batch must be an integer in \[1, 65536\]"),
+    ({"dtype": "float8"}, "dtype='float8'"),
+    ({"optimizer": "lion"}, "optimizer='lion'"),
+    # the wrong types raise ArchlibError naming the type expected, not TypeError, and a bool is no batch size
+    ({"optimizer": [1]}, r"optimizer=\[1\] is not allowed \(a list where the Python API takes a str\): "
+                         "optimizer must be one of sgd"),
+    ({"dtype": {"a": 1}}, r"dtype=\{'a': 1\} is not allowed \(a dict where the Python API takes a str\)"),
+    ({"batch": True}, r"batch=True is not allowed \(a bool where the Python API takes an int\)"),
+    ({"batch": "8"}, r"batch='8' is not allowed \(a str where the Python API takes an int"),
+    ({"batch": 10 ** 400}, r"batch=1000.* is not allowed \(out of range\)"),
+])
 def test_bad_memory_arguments(kw, needle):
     with pytest.raises(ArchlibError, match=needle):
         archlib.analyze("lenet").memory(**kw)

@@ -1,6 +1,7 @@
 """The sections of the Compare page."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,10 @@ import streamlit as st
 
 import archlib
 from app.ui import cache, charts, state, widgets
+from app.ui.graph import keys
+from app.ui.graph import panel as graph_panel
 from archlib.core.analysis import Analysis, human
+from archlib.views.blockgraph import expandable, op_graph
 
 LABELS = charts.LABELS
 
@@ -23,9 +27,9 @@ class Config:
 
     @property
     def label(self) -> str:
-        base = archlib.config(self.model)
-        changed = [f"{k}={state.fmt(v)}" for k, v in self.knobs.items() if state.clean(v) != state.clean(base[k])]
-        return f"{self.slot}: {self.model}" + (f" ({', '.join(changed)})" if changed else "")
+        changed = [f"{k}={state.fmt(v)}" if k != "stages" else f"custom stages ({v.count('-') + 1} rows)"
+                   for k, v in archlib.get_model(self.model).overrides(self.knobs).items()]
+        return f"{self.slot}: {widgets.model_label(self.model)}" + (f" ({', '.join(changed)})" if changed else "")
 
 
 def configurations(n: int) -> list[Config]:
@@ -35,7 +39,8 @@ def configurations(n: int) -> list[Config]:
         with col.container(border=True):
             if slot == 1:
                 model = st.session_state[state.MODEL]
-                st.markdown(f"**1 · {model}**", help="The model chosen in the sidebar.")
+                st.markdown(f"**1 · {widgets.md_escape(widgets.model_label(model))}**",
+                            help="The model chosen in the sidebar.")
             else:
                 model = widgets.model_select(slot, label=f"Configuration {slot}")
             st.caption(widgets.model_caption(model))
@@ -81,7 +86,7 @@ def totals(configs: list[Config]) -> None:
             d[f"{k} Δ"] = r[k] - ref[k]
         diffs.append(d)
     if diffs:
-        st.markdown(f"**Against configuration {ok[0].label}**", help="× = ratio, Δ = difference.")
+        st.markdown(f"**Against configuration {widgets.md_escape(ok[0].label)}**", help="× = ratio, Δ = difference.")
         cfg = {k: st.column_config.NumberColumn(format="%.3f×" if k.endswith("×") else "compact")
                for k in diffs[0] if k != "configuration"}
         st.dataframe(pd.DataFrame(diffs), hide_index=True, column_config=cfg)
@@ -93,17 +98,31 @@ def stage_bars(configs: list[Config], metric: str, level: str) -> None:
         st.plotly_chart(charts.compare_groups(series, metric, level), key="compare_bars")
 
 
-def graphs(configs: list[Config], metric: str, level: str) -> None:
-    """The graphs next to each other, at the chosen level, coloured by the chosen cost."""
+def graphs(configs: list[Config], metric: str, level: str) -> dict[str, str]:
+    """The graphs next to each other, at the chosen level, coloured by the chosen cost.
+
+    Each pans, zooms, searches and explains a box on hover on its own; expanding a group or
+    selecting a box does it in every graph that has that name. Returns the URL's expand/focus.
+    """
     st.subheader("Graphs", anchor=False)
     shown = [c for c in configs if c.analysis is not None]
-    top = max((cache.node_max(c.model, widgets.knob_items(c.knobs), level, metric) for c in shown), default=0)
-    st.caption(f"One colour scale for all graphs: the darkest box has the largest {'MACs' if metric == 'macs' else metric} of any of them.")
+    if not shown:
+        return {}
+    sel = graph_panel.selection(state.COMPARE, [(c.model, widgets.knob_items(c.knobs)) for c in shown])
+    top = max(cache.node_max(c.model, widgets.knob_items(c.knobs), level, metric) for c in shown)
+    st.caption(f"One colour scale for all graphs: the darkest box has the largest {LABELS.get(metric, metric)} of "
+               "any of them. Expanding a group or selecting a box does it in every graph that has that name.")
     for c, col in zip(configs, st.columns(len(configs))):
         if c.analysis is None:
             continue
         with col:
-            st.caption(c.label)
-            svg = cache.graph_svg(c.model, widgets.knob_items(c.knobs), level, metric, "TB", top)
-            with st.container(height=640, border=True, horizontal_alignment="center"):
-                st.image(svg.decode(), width="content")
+            st.caption(widgets.md_escape(c.label))
+            mine = dataclasses.replace(sel, expand=_mine(c, sel))
+            graph_panel.live(c.model, widgets.knob_items(c.knobs), mine, level=level, color=metric, rankdir="TB",
+                             key=f"graph_compare_{c.slot}", height=560, top=top)
+    return sel.params
+
+
+def _mine(c: Config, sel: graph_panel.Selection) -> tuple[str, ...]:
+    """The expanded groups this configuration has (a name another model lacks is left out)."""
+    return keys.ordered(set(sel.expand) & set(expandable(op_graph(c.analysis))), sel.groups)

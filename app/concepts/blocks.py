@@ -1,104 +1,65 @@
-"""The building blocks of the Concepts page, each as a tiny IR costed by archlib.
+"""The building blocks of the Concepts page, each built as a tiny IR and costed by archlib.
 
-One function per block, taking the page's numbers; names follow the papers (M input and
-N output channels, D_K kernel, D_F feature map side).
+The blocks are the families' own builders (MobileNetV2's inverted residual, EfficientNet's
+MBConv, EfficientNetV2's Fused-MBConv, SqueezeNet's Fire, ShuffleNet's unit), called with
+the page's numbers, so the block taught is the block the library builds, rounding rules
+included. The plain and separable convolutions are bare convolutions: the cost comparison
+of the MobileNet paper. Names follow the papers (M input and N output channels, D_K kernel,
+D_F feature map side).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from archlib.core.analysis import Analysis
 from archlib.core.ir import IRBuilder
+from archlib.core.stages import MBRow
+from archlib.families import efficientnet, mobilenet_v2, shufflenet_v1, squeezenet
 
 
-def _analysis(name: str, b: IRBuilder) -> Analysis:
+def _block(name: str, channels: int, size: int, build: Callable[[IRBuilder, str], str]) -> Analysis:
+    b = IRBuilder((channels, size, size))
+    build(b, b.input)
     return Analysis.of(name, {}, b.finish())
 
 
 def standard_conv(m: int, n: int, k: int, size: int) -> Analysis:
     """One D_K x D_K convolution from M to N channels (no BN: the cost comparison of MobileNet)."""
-    b = IRBuilder((m, size, size))
-    b.conv("conv", b.input, n, k)
-    return _analysis("standard", b)
+    return _block("standard", m, size, lambda b, x: b.conv("conv", x, n, k))
 
 
 def separable_conv(m: int, n: int, k: int, size: int) -> Analysis:
     """Depthwise D_K x D_K on each of the M channels, then a 1x1 pointwise conv to N."""
-    b = IRBuilder((m, size, size))
-    x = b.conv("depthwise", b.input, m, k, groups=m)
-    b.conv("pointwise", x, n, 1)
-    return _analysis("separable", b)
+    return _block("separable", m, size, lambda b, x: b.conv("pointwise", b.conv("depthwise", x, m, k, groups=m), n, 1))
 
 
 def fire(m: int, squeeze: int, e1: int, e3: int, size: int) -> Analysis:
-    """SqueezeNet's Fire: 1x1 squeeze to s1x1, then 1x1 (e1x1) and 3x3 (e3x3) expands, concatenated."""
-    b = IRBuilder((m, size, size))
-    s = b.act("squeeze.relu", b.conv("squeeze.conv", b.input, squeeze, 1, bias=True), "relu")
-    x1 = b.act("expand1x1.relu", b.conv("expand1x1.conv", s, e1, 1, bias=True), "relu")
-    x3 = b.act("expand3x3.relu", b.conv("expand3x3.conv", s, e3, 3, bias=True), "relu")
-    b.concat("concat", [x1, x3])
-    return _analysis("fire", b)
+    """SqueezeNet's Fire (the family's builder): 1x1 squeeze, then 1x1 and 3x3 expands, concatenated."""
+    return _block("fire", m, size, lambda b, x: squeezenet.fire(b, x, squeezenet.FireWidths(squeeze, e1, e3)))
 
 
 def plain3x3(m: int, n: int, size: int) -> Analysis:
     """The 3x3 convolution a Fire module replaces (same input and output channels)."""
-    b = IRBuilder((m, size, size))
-    b.act("relu", b.conv("conv", b.input, n, 3, bias=True), "relu")
-    return _analysis("plain", b)
+    return _block("plain", m, size, lambda b, x: b.act("relu", b.conv("conv", x, n, 3, bias=True), "relu"))
 
 
-def inverted_residual(m: int, n: int, t: int, k: int, size: int) -> Analysis:
-    """MobileNetV2: 1x1 expand to t*M (ReLU6), kxk depthwise (ReLU6), linear 1x1 projection, residual if M = N."""
-    b = IRBuilder((m, size, size))
-    y = b.conv_bn_act("expand", b.input, m * t, 1, act="relu6") if t > 1 else b.input
-    y = b.conv_bn_act("dw", y, m * t, k, groups=m * t, act="relu6")
-    y = b.conv_bn_act("project", y, n, 1, act=None)
-    if m == n:
-        b.add("add", b.input, y)
-    return _analysis("inverted_residual", b)
+def inverted_residual(m: int, n: int, t: int, size: int) -> Analysis:
+    """MobileNetV2's block (the family's builder): 1x1 expand by t, 3x3 depthwise, linear 1x1, ReLU6."""
+    return _block("inverted_residual", m, size, lambda b, x: mobilenet_v2.block(b, x, n, MBRow(t, 3, 1, n, 1), 1))
 
 
 def mbconv(m: int, n: int, t: int, k: int, size: int, se: float) -> Analysis:
-    """EfficientNet's MBConv: 1x1 expand, kxk depthwise, SE, linear 1x1 projection (SiLU)."""
-    b = IRBuilder((m, size, size))
-    y = b.conv_bn_act("expand", b.input, m * t, 1, act="silu") if t > 1 else b.input
-    y = b.conv_bn_act("dw", y, m * t, k, groups=m * t, act="silu")
-    if se:
-        y = b.squeeze_excite("se", y, max(1, int(m * se)), act="silu")
-    y = b.conv_bn_act("project", y, n, 1, act=None)
-    if m == n:
-        b.add("add", b.input, y)
-    return _analysis("mbconv", b)
+    """EfficientNet's MBConv (the family's builder): expand to make_divisible(M t), kxk depthwise,
+    SE squeezing to max(1, int(M se)) (M // 4 at EfficientNet's 0.25; 0: none), linear 1x1, SiLU."""
+    return _block("mbconv", m, size, lambda b, x: efficientnet.mbconv(b, x, n, MBRow(t, k, 1, n, 1, se=se), 1))
 
 
-def fused_mbconv(m: int, n: int, t: int, k: int, size: int, se: float) -> Analysis:
-    """EfficientNetV2's Fused-MBConv: one kxk conv does expand + depthwise, then SE and the 1x1 projection."""
-    b = IRBuilder((m, size, size))
-    # with t = 1 the kxk conv goes straight to N channels and there is no projection (torchvision's rule)
-    y = b.conv_bn_act("fused", b.input, m * t if t > 1 else n, k, act="silu")
-    if se:
-        y = b.squeeze_excite("se", y, max(1, int(m * se)), act="silu")
-    if t > 1:
-        y = b.conv_bn_act("project", y, n, 1, act=None)
-    if m == n:
-        b.add("add", b.input, y)
-    return _analysis("fused_mbconv", b)
+def fused_mbconv(m: int, n: int, t: int, k: int, size: int) -> Analysis:
+    """EfficientNetV2's Fused-MBConv (the family's builder): one kxk conv to make_divisible(M t), linear 1x1."""
+    return _block("fused_mbconv", m, size, lambda b, x: efficientnet.fused_mbconv(b, x, n, MBRow(t, k, 1, n, 1, f=True), 1))
 
 
-def squeeze_excite(c: int, ratio: float, size: int) -> Analysis:
-    """SE on C channels: global pool, 1x1 to ratio*C (ReLU), 1x1 back to C, sigmoid gate, scale."""
-    b = IRBuilder((c, size, size))
-    b.squeeze_excite("se", b.input, max(1, int(c * ratio)), act="relu")
-    return _analysis("se", b)
-
-
-def shuffle_unit(c: int, groups: int, size: int, *, shuffle: bool = True) -> Analysis:
-    """ShuffleNet unit: 1x1 group conv, channel shuffle, 3x3 depthwise, 1x1 group conv, residual."""
-    b = IRBuilder((c, size, size))
-    mid = c // 4 // groups * groups or groups
-    y = b.conv_bn_act("gconv1", b.input, mid, 1, groups=groups)
-    if shuffle and groups > 1:
-        y = b.channel_shuffle("shuffle", y, groups)
-    y = b.conv_bn_act("dw", y, mid, 3, groups=mid, act=None)
-    y = b.conv_bn_act("gconv2", y, c, 1, groups=groups, act=None)
-    b.act("relu", b.add("add", b.input, y), "relu")
-    return _analysis("shuffle_unit", b)
-
+def shuffle_unit(c: int, groups: int, size: int) -> Analysis:
+    """ShuffleNet's unit (the family's builder, stride 1): 1x1 group conv, channel shuffle, 3x3
+    depthwise, 1x1 group conv, residual add, ReLU."""
+    return _block("shuffle_unit", c, size, lambda b, x: shufflenet_v1.unit(b, x, c, 1, groups, first_group=groups))

@@ -1,4 +1,5 @@
-"""The sections of the Concepts page: each building block built as a tiny IR and costed live."""
+"""The sections of the Concepts page: each building block built by its family's builder as a tiny
+IR and costed live."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,7 +19,7 @@ PAGE = state.CONCEPTS
 BLOCKS: dict[str, Callable[..., Analysis]] = {
     "standard": blocks.standard_conv, "separable": blocks.separable_conv, "fire": blocks.fire,
     "plain": blocks.plain3x3, "inverted_residual": blocks.inverted_residual, "mbconv": blocks.mbconv,
-    "fused_mbconv": blocks.fused_mbconv, "se": blocks.squeeze_excite, "shuffle": blocks.shuffle_unit,
+    "fused_mbconv": blocks.fused_mbconv, "shuffle": blocks.shuffle_unit,
 }
 
 

@@ -1,8 +1,6 @@
 """The sections of the Explore page (kept here so the page file stays a thin script)."""
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +9,14 @@ import streamlit as st
 import archlib
 from app.hardware import model as hwmodel
 from app.ui import cache, state, tables, widgets
-from archlib.core.analysis import LEVELS, Analysis, human
+from app.ui.graph import panel as graph_panel
+from archlib.core.analysis import Analysis, human
 from archlib.core.knobs import Knob
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from archlib.views.crosscheck import CrossCheck
 
 PAGE = state.EXPLORE
 MAX_GRAPH_NODES = 2500  # `dot` takes over a second past ~2000 nodes: ask for a coarser level
@@ -38,6 +39,12 @@ def totals(a: Analysis, *, latency: Callable[[Any], None] | None = None) -> None
     _metric(cols[3], "Activations", t["activations"], "output elements of conv/linear/matmul ops (RegNet's definition)")
     _metric(cols[4], "Elementwise", t["elementwise"], "elementwise ops: BN, activations, adds, pooling windows; "
             "never mixed into MACs")
+
+
+def notes(a: Analysis) -> None:
+    """What an importer said about the graph: ops it could not model, folded BatchNorm, ... (escaped)."""
+    for n in a.ir.notes:
+        st.info(widgets.md_escape(n), icon=":material/info:")
 
 
 def memory(a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
@@ -63,16 +70,16 @@ def _pick(name: str, P: dict[str, Knob], box: Any, **kw: Any) -> Any:
 
 
 def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
-    """The block graph, drawn server-side, with its controls and downloads."""
+    """The live block graph (pan, zoom, hover, expand, search), its controls and downloads."""
     c = st.columns([2.5, 3.9, 1.1, 1, 1], vertical_alignment="bottom")
     level = _pick("level", P, c[0], style="pills", label="Level")
     color = _pick("color", P, c[1], style="pills", label="Colour by",
                   format_func={"macs": "MACs", "params": "params", "activations": "acts",
-                               "elementwise": "elementwise", "predicted_ms": "ms"}.get)
+                               "elementwise": "elementwise", "ms": "ms"}.get)
     rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction", format_func={"TB": "↓", "LR": "→"}.get)
     chosen = {"level": level, "color": color, "rankdir": rankdir}
-    predicted = hwmodel.per_op(model, items) if color == "predicted_ms" else None
-    if color == "predicted_ms" and predicted is None:
+    latency = hwmodel.per_op(model, items) if color == "ms" else None
+    if color == "ms" and latency is None:
         st.info("Colouring by predicted latency needs this host's latency model: calibrate it (below the totals "
                 "or on the Hardware page). Coloured by MACs meanwhile.", icon=":material/speed:")
         color = "macs"
@@ -81,35 +88,18 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
         st.info(f"This configuration has {n_ops:,} ops; the op-level graph is drawn up to "
                 f"{MAX_GRAPH_NODES:,}. Choose the unit, block or stage level.", icon=":material/info:")
         return chosen
-    args = (model, items, level, color, rankdir, None, predicted)
-    stem = f"{model}_{level}"
-    c[3].download_button("SVG", lambda: cache.graph_svg(*args), file_name=f"{stem}.svg", mime="image/svg+xml",
-                         icon=":material/download:", on_click="ignore", key="dl_svg")
-    c[4].download_button("PNG", lambda: cache.graph_png(*args), file_name=f"{stem}.png", mime="image/png",
-                         icon=":material/download:", on_click="ignore", key="dl_png")
-    with st.spinner("Laying out the graph…"):
-        svg = cache.graph_svg(*args)
-    # a top-down chain is narrow: the stage table fits beside it; a left-right one takes the width
-    left, right = st.columns([2, 3]) if rankdir == "TB" else (st.container(), st.container())
-    w, h = svg_size(svg)
-    room = 380 if rankdir == "TB" else 900  # about the width the image gets, in px
-    height = int(min(760, h * min(1.0, room / max(w, 1)) + 40))
-    with left.container(height=height, border=True, horizontal_alignment="center"):
-        st.image(svg.decode(), width="content")
-    left.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters"
-                 + (", predicted ms on this host" if predicted else "")
-                 + "; darker = more of the chosen cost. Graph totals equal the table's at every level.")
-    with right:
-        st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
-        tables.show_stages(cache.analysis(model, items))
-    return chosen
-
-
-def svg_size(svg: bytes) -> tuple[float, float]:
-    """(width, height) in CSS px of a Graphviz SVG (its root says e.g. width="230pt")."""
-    head = svg[:600].decode(errors="ignore")
-    w, h = (re.search(rf'{k}="([\d.]+)pt"', head) for k in ("width", "height"))
-    return (float(w.group(1)) * 4 / 3 if w else 800.0, float(h.group(1)) * 4 / 3 if h else 760.0)
+    sel = graph_panel.selection(PAGE, [(model, items)])
+    graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir, latency=latency)
+    with st.spinner("Laying out the graph…"):  # the width: a zoomed-in graph and its hover card need room
+        graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
+                         height=640, help=graph_panel.EXPLORE_HELP, latency=latency)
+    st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters"
+               + (", predicted ms on this host" if latency else "") + "; darker = more of the chosen cost. Graph "
+               "totals equal the table's at every level and with any groups expanded.")
+    graph_panel.selected_rows(model, items, sel)
+    st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
+    tables.show_stages(cache.analysis(model, items))
+    return chosen | sel.params
 
 
 def _filter(df: pd.DataFrame, q: str) -> pd.DataFrame:
@@ -133,10 +123,11 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
     c[1].download_button(f"CSV of all {len(df):,} layers", lambda: cache.layer_csv(model, items),
                          file_name=f"{model}_layers.csv", mime="text/csv", icon=":material/download:",
                          on_click="ignore", key="dl_csv", width="stretch")
-    shown = _filter(df, q)
+    focus = graph_panel.selection(PAGE, [(model, items)]).focus  # the graph's selection, shaded here
+    shown = graph_panel.only_focus(_filter(df, q), focus, key="layers_only_focus")
     fmt = dict(format="localized")
     st.dataframe(
-        shown, hide_index=True, height=560, key="layer_table",
+        graph_panel.highlight(shown, focus), hide_index=True, height=560, key="layer_table",
         column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "predicted_ms", "flops",
                       "elementwise", "activations"],
         column_config={
@@ -153,14 +144,14 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
         })
     sub = shown[["params", "macs", "activations"]].sum()
     st.caption(f"{len(shown):,} of {len(df):,} layers shown · params {human(sub['params'])} · "
-               f"MACs {human(sub['macs'])} · activations {human(sub['activations'])}. Click a header to sort.")
+               f"MACs {human(sub['macs'])} · activations {human(sub['activations'])}. Click a header to sort."
+               + (f" Rows of `{focus}` (selected in the graph) are shaded." if focus else ""))
     return {"q": q}
 
 
 def snippets(model: str, knobs: dict[str, Any]) -> tuple[str, str]:
     """(Python, CLI) that rebuild exactly this configuration: the model plus its non-default knobs."""
-    base = archlib.config(model)
-    changed = {k: state.clean(v) for k, v in knobs.items() if state.clean(v) != state.clean(base[k])}
+    changed = {k: state.clean(v) for k, v in archlib.get_model(model).overrides(knobs).items()}
     args = "".join(f", {k}={v!r}" for k, v in changed.items())
     py = (f"import archlib\n\n"
           f"a = archlib.analyze({model!r}{args})   # the table and totals, no tensor allocated\n"
@@ -181,24 +172,9 @@ def code(model: str, knobs: dict[str, Any]) -> None:
     st.code(cli, language="bash")
 
 
-def _extras(a: Analysis) -> dict[str, Counter]:
-    """Per module: fvcore's count minus MACs, by operator: the reason the two numbers differ."""
-    out: dict[str, Counter] = {}
-    for r in a.rows:
-        extra = r.cost.fvcore - r.cost.macs
-        if extra:
-            parts = r.name.split(".")
-            for n in range(len(parts) + 1):
-                out.setdefault(".".join(parts[:n]), Counter())[r.op] += extra
-    return out
-
-
-_WHY = {"bn2d": "BN 2/elem", "layernorm": "LayerNorm 5/elem", "adaptive_avgpool2d": "adaptive pool 1/input elem"}
-
-
 def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
     """Count the built model with FlopCounterMode and fvcore; compare per module with archlib."""
-    from archlib.views.crosscheck import prefix_sums
+    from archlib.views import crosscheck as cc
 
     st.markdown(
         "Builds the real `torch.nn.Module` (module names = table names) and counts it with two independent "
@@ -208,11 +184,8 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
         "BatchNorm, 5 per element of a LayerNorm and 1 per input element of an adaptive average pool, and "
         "nothing for activations, adds or max pools; archlib's `fvcore` column follows that convention. "
         "Attention computed by fused kernels has no fvcore handle, so fvcore comes out low there.")
-    macs, params = a.totals()["macs"], a.totals()["params"]
-    if macs > cache.CROSSCHECK_MAX_MACS or params > cache.CROSSCHECK_MAX_PARAMS:
-        st.warning(f"This configuration has {human(macs)} MACs and {human(params)} parameters; live cross-checks "
-                   f"run up to {human(cache.CROSSCHECK_MAX_MACS)} MACs and {human(cache.CROSSCHECK_MAX_PARAMS)} "
-                   "parameters here (fvcore needs a real model and forward pass).", icon=":material/block:")
+    if refused := cc.too_large(a):
+        st.warning(widgets.md_escape(refused), icon=":material/block:")
         return
     key = (model, items)
     if st.button("Run the cross-check", type="primary", icon=":material/play_arrow:", key="run_crosscheck"):
@@ -222,64 +195,37 @@ def crosscheck(model: str, items: cache.Items, a: Analysis) -> None:
         return
     try:
         with st.spinner("Building the model and counting with FlopCounterMode and fvcore…"):
-            res = cache.crosscheck(model, items)
+            check = cache.crosscheck(model, items)
     except archlib.ArchlibError as e:
         st.error(widgets.md_escape(str(e)), icon=":material/error:")
         return
-    ours_macs = prefix_sums({r.name: r.cost.macs for r in a.rows})
-    ours_fv = prefix_sums({r.name: r.cost.fvcore for r in a.rows})
-    extras = _extras(a)
-    fc, fv = res["flopcounter"], res["fvcore"]
-    _crosscheck_summary(ours_macs, ours_fv, fc, fv, extras)
+    _crosscheck_summary(check)
     depth = st.segmented_control("Modules down to", ["stage", "block", "unit", "op"], default="block",
                                  required=True, key="crosscheck_depth")
-    rows = _crosscheck_rows(a, LEVELS[depth], ours_macs, ours_fv, fc, fv, extras)
+    rows = [{"module": m.module or "(whole model)", "archlib MACs": m.macs, "FlopCounterMode MACs": m.flopcounter,
+             "agree": "✓" if m.macs_agree else "✗", "archlib (fvcore conv.)": m.fvcore_convention,
+             "fvcore": m.fvcore, "agree ": "✓" if m.fvcore_agrees else "✗", "fvcore − MACs": m.fvcore - m.macs,
+             "why they differ": m.reason} for m in check.down_to(depth)]
     st.dataframe(rows, hide_index=True, height=420, column_config={
         c: st.column_config.NumberColumn(format="localized")
         for c in ("archlib MACs", "FlopCounterMode MACs", "archlib (fvcore conv.)", "fvcore", "fvcore − MACs")})
 
 
-def _crosscheck_rows(a: Analysis, limit: int, ours_macs: dict, ours_fv: dict, fc: dict, fv: dict,
-                     extras: dict) -> list[dict[str, Any]]:
-    """One row per module above the depth `limit`, in execution order, with both comparisons."""
-    order = {"": -1}
-    for i, r in enumerate(a.rows):
-        parts = r.name.split(".")
-        for n in range(1, len(parts) + 1):
-            order.setdefault(".".join(parts[:n]), i)
-    names = sorted((k for k in set(ours_macs) | set(fc) | set(fv) if k == "" or k.count(".") < limit),
-                   key=lambda k: (order.get(k, len(a.rows)), k))
-    rows = []
-    for k in names:
-        if not (ours_macs.get(k) or fc.get(k) or fv.get(k)):
-            continue
-        why = ", ".join(f"{_WHY.get(op, op)}: {human(v)}" for op, v in extras.get(k, Counter()).items())
-        rows.append({"module": k or "(whole model)", "archlib MACs": ours_macs.get(k, 0),
-                     "FlopCounterMode MACs": fc.get(k, 0),
-                     "agree": "✓" if ours_macs.get(k, 0) == fc.get(k, 0) else "✗",
-                     "archlib (fvcore conv.)": ours_fv.get(k, 0), "fvcore": fv.get(k, 0),
-                     "agree ": "✓" if ours_fv.get(k, 0) == fv.get(k, 0) else "✗",
-                     "fvcore − MACs": fv.get(k, 0) - ours_macs.get(k, 0), "why they differ": why})
-    return rows
-
-
-def _crosscheck_summary(ours_macs: dict, ours_fv: dict, fc: dict, fv: dict, extras: dict) -> None:
-    mods = set(ours_macs) | set(fc)
-    bad_fc = sorted(k for k in mods if ours_macs.get(k, 0) != fc.get(k, 0) and (ours_macs.get(k) or fc.get(k)))
-    mods_fv = set(ours_fv) | set(fv)
-    bad_fv = sorted(k for k in mods_fv if ours_fv.get(k, 0) != fv.get(k, 0) and (ours_fv.get(k) or fv.get(k)))
+def _crosscheck_summary(check: CrossCheck) -> None:
+    total, bad_fc, bad_fv = check.total, check.flopcounter_mismatches, check.fvcore_mismatches
     c = st.columns(3)
-    c[0].metric("archlib MACs", human(ours_macs.get("", 0)), help=f"{ours_macs.get('', 0):,}", border=True)
-    c[1].metric("FlopCounterMode FLOPs / 2", human(fc.get("", 0)), help=f"{fc.get('', 0):,}",
-                delta=f"{fc.get('', 0) - ours_macs.get('', 0):+,}", delta_color="off", border=True)
-    c[2].metric("fvcore total", human(fv.get("", 0)), help=f"{fv.get('', 0):,}",
-                delta=f"{fv.get('', 0) - ours_macs.get('', 0):+,} vs MACs", delta_color="off", border=True)
+    c[0].metric("archlib MACs", human(total.macs), help=f"{total.macs:,}", border=True)
+    c[1].metric("FlopCounterMode FLOPs / 2", human(total.flopcounter), help=f"{total.flopcounter:,}",
+                delta=f"{total.flopcounter - total.macs:+,}", delta_color="off", border=True)
+    c[2].metric("fvcore total", human(total.fvcore), help=f"{total.fvcore:,}",
+                delta=f"{total.fvcore - total.macs:+,} vs MACs", delta_color="off", border=True)
     if not bad_fc:
-        st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all {len(mods) - 1} "
-                   "modules it reports.", icon=":material/check_circle:")
+        st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all "
+                   f"{len(check.modules) - 1} modules it reports.", icon=":material/check_circle:")
     else:
-        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. {', '.join(bad_fc[:5])}.")
-    why = ", ".join(f"{_WHY.get(op, op)} {human(v)}" for op, v in extras.get("", Counter()).items()) or "nothing"
+        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. "
+                 f"{', '.join(k or '(whole model)' for k in bad_fc[:5])}.")
+    why = total.reason.replace(": ", " ") or "nothing"
     if not bad_fv:
         st.success(f"fvcore agrees with archlib's fvcore-convention count in every module; its total exceeds "
                    f"the MACs by {why}.", icon=":material/check_circle:")

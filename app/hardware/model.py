@@ -136,8 +136,8 @@ def latency_metric(box: Any, model: str, items: tuple[tuple[str, Any], ...]) -> 
     cfg = settings()
     if p is None:
         box.metric("Predicted latency", "not calibrated", border=True,
-                   help=f"No latency model of this host for {calibrate.describe(cfg)} yet: calibrate it below "
-                        "(about 2.5 minutes, resumable) or on the Hardware page.")
+                   help=f"No latency model of this host for {calibrate.describe(cfg)} yet: calibrate it with the button "
+                        "further down (about 2.5 minutes, resumable) or on the Hardware page.")
         return
     ms = p["latency_ms"]
     box.metric("Predicted latency", f"{ms:.3g} ms", border=True,

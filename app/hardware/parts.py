@@ -35,18 +35,6 @@ def knobs_of(model: str) -> dict[str, Any]:
     return out
 
 
-def seed_cfg(model: str, query: dict[str, str]) -> list[str]:
-    """The URL's `cfg` (the sidebar model's knobs, name=value;...) into session state; messages if bad."""
-    if not query.get("cfg"):
-        return []
-    try:
-        for k, v in results.parse_knobs(model, query["cfg"]).items():
-            st.session_state[state.knob_key(model, k)] = v
-    except archlib.ArchlibError as e:
-        return [f"cfg: {e} Using the model's current knobs."]
-    return []
-
-
 def host_header() -> None:
     """What this host is, and the settings its latency model is for (per host: not in the URL)."""
     ident = hostinfo.identity("cpu")

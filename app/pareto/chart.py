@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -105,6 +106,9 @@ def figure(df: pd.DataFrame, axis: str, fronts: Mapping[str, Sequence[Any]], *, 
                             marker=dict(symbol=sym, color="#64748b", size=10), hoverinfo="skip")
     if user is not None and len(user):
         _add_user(fig, df, user, col)
+    if df.empty:  # the axes stay, so the page still shows what would be plotted
+        fig.add_annotation(text="nothing to plot: see the note above the chart", x=0.5, y=0.5, xref="paper",
+                           yref="paper", showarrow=False, font=dict(size=14, color="#64748b"))
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=10, r=10, t=40, b=10),
                       font=dict(family="Inter, Helvetica, Arial, sans-serif", size=13), hoverlabel=dict(font_size=12),
                       legend=dict(font=dict(size=12), itemsizing="constant", tracegroupgap=2),
@@ -142,7 +146,20 @@ def _add_user(fig: go.Figure, df: pd.DataFrame, user: pd.DataFrame, col: str) ->
         x = u.get(col)
         if x is None or not (isinstance(x, float) and math.isfinite(x) and x > 0):
             continue
+        label = html.escape(f"{u.get('label') or u['model']} {_short(u['knobs'])}".strip())
+        acc = _num(u.get("user_top1"))
+        if acc is not None:  # typed by the user: drawn, and said to be theirs, never as a published result
+            fig.add_scatter(x=[x], y=[acc], mode="markers", name="your model: accuracy entered by you",
+                            marker=dict(symbol="star", size=18, color="#be123c", line=dict(width=1, color="white")),
+                            hovertemplate=f"{label}<br>top-1 {acc:.2f}% <b>entered by you</b> (not published, not "
+                                          "measured here)<extra></extra>")
+            continue
         fig.add_vline(x=x, line=dict(color="#be123c", width=2, dash="dash"))
         fig.add_annotation(x=math.log10(x), y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"{html.escape(u['model'])} {html.escape(u['knobs'])}: custom, no published accuracy",
+                           text=f"{label}: custom, no published accuracy",
                            font=dict(color="#be123c", size=12), bgcolor="rgba(255,255,255,0.85)")
+
+
+def _short(knobs: str) -> str:
+    """Knob text for a label: a stage table (up to 1000 characters) as its row count."""
+    return re.sub(r"stages=([^;]*)", lambda m: f"stages=({m.group(1).count('-') + 1}-row table)", knobs)

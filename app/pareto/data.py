@@ -15,13 +15,11 @@ from typing import Any
 import pandas as pd
 
 import archlib
-from app.ui.state import TextParam
-from archlib.core.knobs import Knob
+from app.ui import schema
 from archlib.data import pareto, results
-from archlib.errors import ArchlibError
 
-PAGE = "pareto"
-#: x axes: column of the points table, axis title, unit
+PAGE = schema.PARETO
+#: x axes (schema.PARETO_AXES, the URL's `x`): column of the points table, axis title with its unit
 AXES: dict[str, tuple[str, str]] = {
     "macs": ("macs_M", "MACs (millions, log)"),
     "params": ("params_M", "Parameters (millions, log)"),
@@ -32,39 +30,13 @@ AXES: dict[str, tuple[str, str]] = {
 }
 #: (model, knobs) -> predicted ms on this host, or None (app.hardware.model.predictor)
 Predictor = Callable[[str, Mapping[str, Any]], "float | None"]
-FRONTS = ("both", "source", "overall", "none")
 RESULTS = results.load()
 FAMILIES = tuple(results.families(RESULTS))
 SOURCES = tuple(results.sources(RESULTS))
 DEVICES = tuple(results.devices(RESULTS))
-
-
-def _list_check(allowed: Iterable[str], name: str):
-    allowed = tuple(allowed)
-
-    def check(text: str) -> None:
-        bad = [t for t in split(text) if t not in allowed]
-        if bad:
-            raise ArchlibError(f"{name}={bad[0][:40]!r} is not allowed: {name} must be a comma-separated list "
-                               f"of {', '.join(allowed)}.")
-    return check
-
-
-def split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-PARAMS: tuple[Knob | TextParam, ...] = (
-    Knob("x", "choice", "macs", "the cost axis", choices=tuple(AXES)),
-    TextParam("fam", "", "families shown (comma-separated; empty: all)", max_len=400,
-              check=_list_check(FAMILIES, "fam")),
-    TextParam("src", "", "sources shown (comma-separated; empty: all)", max_len=80,
-              check=_list_check(SOURCES, "src")),
-    Knob("dev", "choice", DEVICES[0], "device of the published latency", choices=DEVICES),
-    Knob("front", "choice", "both", "Pareto frontiers drawn", choices=FRONTS),
-    Knob("unverified", "bool", True, "show values marked unverified"),
-    TextParam("cfg", "", "knobs of the sidebar model shown on the cost axis (name=value;...)", max_len=200),
-)
+PARAMS = schema.pareto_params()
+split = schema.split
+parse_accuracy = schema.parse_accuracy
 
 
 def canon(model: str, knobs: Mapping[str, Any]) -> str:
@@ -130,7 +102,8 @@ def plotted(df: pd.DataFrame, axis: str) -> pd.DataFrame:
 
 
 def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
-    """Frontier row labels of `df` per source ("source:<kind>") and/or overall ("overall")."""
+    """Frontier row labels of `df` per source ("source:<kind>") and/or overall ("overall");
+    empty lists when `df` is empty."""
     col = AXES[axis][0]
     recs = df.to_dict("records")
     out: dict[str, list[int]] = {}
@@ -138,14 +111,48 @@ def fronts(df: pd.DataFrame, axis: str, which: str) -> dict[str, list[int]]:
         for kind, idx in pareto.frontier_by(recs, col, "top1_pct", "kind").items():
             out[f"source:{kind}"] = [df.index[i] for i in idx]
     if which in ("both", "overall"):
-        out["overall"] = [df.index[i] for i in pareto.frontier_by(recs, col, "top1_pct")["all"]]
+        # no point on this axis yet (nothing measured here): no front, not a KeyError
+        out["overall"] = [df.index[i] for i in pareto.frontier_by(recs, col, "top1_pct").get("all", [])]
     return out
 
 
+def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *, store_ok: bool = True) -> str:
+    """Why nothing is plotted for this view, and what would fill the chart (markdown-safe text);
+    `store_ok` False: the results database cannot be used (its own message says why)."""
+    fams, srcs, axis = split(view["fam"]), split(view["src"]), view["x"]
+    if shown.empty:
+        if fams and srcs:
+            have = sorted(set(pub.loc[pub["family"].isin(fams), "kind"]))
+            return (f"No published result of {', '.join(fams)} comes from {', '.join(srcs)}; their sources are "
+                    f"{', '.join(have) or 'none'}. Clear a filter or choose another source.")
+        return "Every result the filters select is marked unverified: turn on *Show unverified values*."
+    title = AXES[axis][1].split(" (")[0].lower()
+    n = len(shown)
+    if axis == "measured" and not store_ok:
+        return (f"None of the {n} results shown has a latency measured here: the results database cannot be used "
+                "(see the message above), so nothing is read or measured until it is moved aside.")
+    if axis == "measured":
+        return (f"None of the {n} results shown has been measured on this host with the current measurement "
+                "settings (device, threads, batch, dtype). Measure them in the *Measure all* tab below, or one "
+                "at a time with `python -m archlib measure MODEL`; the *Hosts* tab shows other hosts' measurements.")
+    if axis == "predicted":
+        return (f"None of the {n} results shown has a predicted latency: this host has no latency model for the "
+                "Hardware page's settings yet. Calibrate it there (about 2.5 minutes, resumable) to predict every "
+                "configuration archlib can build.")
+    if axis == "latency":
+        devs = sorted({d for r in RESULTS if f"r{r.row}" in set(shown["id"]) for d, _ in r.latencies()})
+        return (f"None of the {n} results shown has a published latency on {view['dev']}"
+                + (f"; they have one on {', '.join(devs)}." if devs else "; none of them has a published latency."))
+    return (f"None of the {n} results shown has both a top-1 accuracy and a value on the {title} axis "
+            "(a model archlib does not build has no counted activations).")
+
+
 def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFrame,
-                measured: Mapping[str, float], predicted: Predictor | None = None) -> pd.DataFrame:
+                measured: Mapping[str, float], predicted: Predictor | None = None, *,
+                accuracy: float | None = None) -> pd.DataFrame:
     """The user's configurations: analytic costs, measured latency, and the published rows that
-    are exactly this configuration (then it *is* those points; else `custom`, no accuracy)."""
+    are exactly this configuration (then it *is* those points; else `custom`, no accuracy unless
+    the user entered one for the first: `user_top1`, always shown as entered by the user)."""
     rows = []
     for i, (model, knobs) in enumerate(configs):
         key = canon(model, knobs)
@@ -153,7 +160,8 @@ def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFr
         rows.append({"id": f"u{i}", "model": model, "knobs": results.format_knobs(knobs), "config_key": key,
                      **_analytic(model, knobs), "measured_ms": measured.get(key),
                      "predicted_ms": predicted(model, knobs) if predicted else None,
-                     "published_rows": same, "custom": not same})
+                     "published_rows": same, "custom": not same,
+                     "user_top1": accuracy if i == 0 and not same else None})
     return pd.DataFrame(rows)
 
 

@@ -66,13 +66,29 @@ def settings_controls() -> None:
             widgets.control(spec, mkey(name), container=cols[i % 4], label=name.replace("_", " "))
 
 
+def stored_rows(store: mstore.Store, *, say_skipped: bool = False, **where: Any) -> list[dict[str, Any]]:
+    """store.rows(**where); a database that broke meanwhile is named and read as empty, and
+    rows that do not read back are listed when `say_skipped`."""
+    try:
+        rows = store.rows(**where)
+    except ArchlibError as e:
+        st.error(widgets.md_escape(str(e)), icon=":material/database:")
+        return []
+    if say_skipped and store.skipped:
+        st.warning(widgets.md_escape(f"{len(store.skipped)} stored measurement(s) in {store.path} do not read back "
+                                     f"and are left out: {'; '.join(store.skipped[:3])}"
+                                     + (" ..." if len(store.skipped) > 3 else "") + "."),
+                   icon=":material/database:")
+    return rows
+
+
 def measured_map(store: mstore.Store | None, host_id: str, cfg: dict[str, Any]) -> dict[str, float]:
     """config key -> median latency (ms) of `host_id`'s measurements made with these settings."""
     if store is None:
         return {}
     want = {k: cfg[k] for k in mstore.KEY_SETTINGS}
     return {data.canon(r["model"], r["config"]): r["result"]["median_ms"]
-            for r in store.rows(host_id=host_id, kind="latency") if r["settings"] == want}
+            for r in stored_rows(store, say_skipped=True, host_id=host_id, kind="latency") if r["settings"] == want}
 
 
 def _record(store: mstore.Store, kind: str, model: str, knobs: dict[str, Any], cfg: dict[str, Any]) -> dict | None:
@@ -81,6 +97,9 @@ def _record(store: mstore.Store, kind: str, model: str, knobs: dict[str, Any], c
         with st.spinner(f"Measuring {kind.replace('_', ' ')} of {model}…"):
             out = mstore.record(kind, model, knobs, store=store, lock_timeout=LOCK_TIMEOUT,
                                 on_wait=lambda m: status.info(m, icon=":material/hourglass_top:"), **cfg)
+    except mstore.NotStored as e:
+        status.warning(widgets.md_escape(str(e)), icon=":material/database:")
+        return e.record
     except ArchlibError as e:
         status.error(widgets.md_escape(str(e)), icon=":material/error:")
         return None
@@ -127,7 +146,8 @@ def show_result(out: dict[str, Any]) -> None:
     m[2].metric("Timed runs", f"{r['runs']:,} in {r['blocks']} blocks")
     m[3].metric("MACs per ms", f"{r['macs_per_ms']:.3g}")
     peak = r.get("peak_bytes")
-    m[4].metric("Peak memory (measured)", f"{peak / 2**20:,.1f} MiB" if peak is not None else "n/a",
+    m[4].metric("Peak memory (process)" if h["device"] == "cpu" else "Peak memory (measured)",
+                f"{peak / 2**20:,.1f} MiB" if peak is not None else "n/a",
                 help=f"Analytic estimate: {r['analytic_bytes'] / 2**20:,.1f} MiB. " + " ".join(r.get("notes", [])))
     st.caption(f"{h['device']} · {h['cpu']} · {r['threads']} thread(s) · batch {r['batch']} · torch {h['torch']} · "
                f"warm-up first run {r['warmup_ms']:.3g} ms · analytic memory {r['analytic_bytes'] / 2**20:,.1f} MiB")
@@ -215,7 +235,7 @@ def throughput_panel(store: mstore.Store | None, host_id: str, cfg: dict[str, An
     want = {k: cfg[k] for k in mstore.KEY_SETTINGS}
     rows = [{"model": r["model"], "knobs": r["config"], "batch": r["settings"]["batch"],
              "median_ms": r["result"]["median_ms"]}
-            for r in store.rows(host_id=host_id, kind="latency") if r["settings"] == want]
+            for r in stored_rows(store, host_id=host_id, kind="latency") if r["settings"] == want]
     if not rows:
         st.info("Nothing measured here with these settings yet: use Measure or Measure all.")
         return
@@ -231,7 +251,11 @@ def hosts_panel(store: mstore.Store | None, this: str) -> str:
     """The hosts in the database; which one fills the measured axis."""
     if store is None:
         return this
-    hosts = store.hosts()
+    try:
+        hosts = store.hosts()
+    except ArchlibError as e:
+        st.error(widgets.md_escape(str(e)), icon=":material/database:")
+        return this
     st.caption(f"Database: `{store.path}` (set {mstore.ENV} to move it).")
     if not hosts:
         st.info("No measurements stored yet.")
@@ -249,13 +273,12 @@ def hosts_panel(store: mstore.Store | None, this: str) -> str:
 
 
 def _non_default(model: str, config: dict[str, Any]) -> str:
-    base = archlib.config(model)
-    return results.format_knobs({k: v for k, v in config.items() if base.get(k) != v})
+    return results.format_knobs(archlib.get_model(model).overrides(config))
 
 
 def compare_hosts(store: mstore.Store, labels: dict[str, str]) -> None:
     """Latency of the configurations measured on more than one host, side by side."""
-    rows = store.rows(kind="latency")
+    rows = stored_rows(store, kind="latency")
     if len({r["host_id"] for r in rows}) < 2:
         return
     df = pd.DataFrame([{"model": r["model"], "knobs": _non_default(r["model"], r["config"]),

@@ -1,5 +1,5 @@
-"""The Pareto page's parts: URL seeding, filters, the chart with click-to-open, the user's
-configurations, and the downloads."""
+"""The Pareto page's parts: filters, the chart with click-to-open, the user's configurations,
+the downloads and the link (its URL schema is app.ui.schema's, read by the one codec)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,23 +24,6 @@ CHART = "pareto.chart"
 
 def key(name: str) -> str:
     return state.param_key(PAGE, name)
-
-
-def seed_from_url(params: dict[str, Any], model: str) -> None:
-    """On this page's first run in a session: its URL parameters, and `cfg` (the sidebar
-    model's knobs shown on the cost axis), into session state."""
-
-    def cfg(query: dict[str, str]) -> list[str]:
-        if not query.get("cfg"):
-            return []
-        try:
-            for k, v in results.parse_knobs(model, query["cfg"]).items():
-                st.session_state[state.knob_key(model, k)] = v
-        except ArchlibError as e:
-            return [f"cfg: {e} Using the model's current knobs."]
-        return []
-
-    widgets.seed_page_params(PAGE, params, extra=cfg)
 
 
 def current_knobs(model: str, slot: int = 1) -> dict[str, Any]:
@@ -86,7 +69,18 @@ def filters(params: dict[str, Any]) -> dict[str, Any]:
                               disabled=axis != "latency")
         front = widgets.control(params["front"], key("front"), label="Pareto frontiers", style="pills")
         unv = widgets.control(params["unverified"], key("unverified"), label="Show unverified values")
-    return {"x": axis, "fam": fam, "src": src, "dev": dev, "front": front, "unverified": unv}
+        acc = widgets.control(params["acc"], key("acc"), label="Your model's top-1 (%)",
+                              placeholder="only if you know it")
+    return {"x": axis, "fam": fam, "src": src, "dev": dev, "front": front, "unverified": unv, "acc": acc}
+
+
+def accuracy(view: dict[str, Any]) -> float | None:
+    """The top-1 the user entered for the sidebar model (a bad one is named, and ignored)."""
+    try:
+        return data.parse_accuracy(view["acc"])
+    except ArchlibError as e:
+        st.sidebar.warning(widgets.md_escape(str(e)), icon=":material/edit_off:")
+        return None
 
 
 def _multi(label: str, options: tuple[str, ...], skey: str) -> str:
@@ -111,7 +105,7 @@ def on_select() -> None:
         return
     cfg = archlib.config(row.archlib_model, **row.knobs)
     st.session_state[state.MODEL] = row.archlib_model
-    for k, v in cfg.items():
+    for k, v in state.widget_values(row.archlib_model, cfg).items():  # a derived stage table stays ""
         st.session_state[state.knob_key(row.archlib_model, k)] = v
     st.session_state[OPEN] = (row.archlib_model, cfg)
 
@@ -136,7 +130,7 @@ def user_summary(user: pd.DataFrame, pub: pd.DataFrame, axis: str) -> None:
     """Where the user's configurations sit: a published point, or custom (no accuracy)."""
     col = data.AXES[axis][0]
     for u in user.to_dict("records"):
-        name = f"**{u['model']}** {u['knobs'] or '(defaults)'}"
+        name = f"**{widgets.md_escape(widgets.model_label(u['model']))}** {widgets.md_escape(u['knobs'] or '(defaults)')}"
         cost = u.get(col)
         cost_txt = f"{cost:,.3g} on this axis" if isinstance(cost, float) and cost == cost else "not measured yet"
         if not u["custom"]:
@@ -144,8 +138,13 @@ def user_summary(user: pd.DataFrame, pub: pd.DataFrame, axis: str) -> None:
             st.markdown(f":material/target: {name} is a published configuration ({srcs}): ringed on the chart "
                         f"at its published accuracy.")
             continue
-        st.markdown(f":material/straighten: {name} is a custom configuration with **no published or measured "
-                    f"accuracy**; it is placed on the cost axis only ({cost_txt}, dashed line).")
+        if u.get("user_top1") is not None and u["user_top1"] == u["user_top1"]:
+            st.markdown(f":material/edit: {name} is drawn at the top-1 accuracy **you entered** "
+                        f"({u['user_top1']:.2f}%, a red star): not a published or measured result ({cost_txt}).")
+        else:
+            st.markdown(f":material/straighten: {name} is a custom configuration with **no published or measured "
+                        f"accuracy**; it is placed on the cost axis only ({cost_txt}, dashed line). Enter its top-1 "
+                        "in the sidebar if you know it.")
         if isinstance(cost, float) and cost == cost and cost > 0:
             near = data.nearest(pub, axis, cost, data.family_of(u["model"]))
             st.dataframe(near[["model", "variant", "kind", "top1_pct", col, "citation"]], hide_index=True,
@@ -166,11 +165,9 @@ def downloads(df: pd.DataFrame, axis: str, fronts: dict[str, list[Any]]) -> None
     c.caption("PNG: the camera button of the chart's toolbar (top right of the chart) saves it at 2x.")
 
 
-def publish(view: dict[str, Any], params: dict[str, Any], model: str) -> None:
-    """This view in the URL (only what differs from the defaults) and the link to copy."""
-    query = {state.MODEL: model} | widgets.changed(view, params)
-    knobs = current_knobs(model)
-    if knobs:
-        query["cfg"] = results.format_knobs(knobs)
-    widgets.publish_query(query, PAGE, help="Opening it shows this chart, these filters and the sidebar "
-                          "model's configuration.")
+def publish(view: dict[str, Any], model: str) -> None:
+    """This view in the URL (the sidebar model's knobs as on every page; only what differs from the
+    defaults) and the link to copy."""
+    knobs = archlib.config(model) | current_knobs(model)
+    widgets.publish(state.View(PAGE, model, knobs, view), PAGE, help="Opening it shows this chart, these "
+                    "filters and the sidebar model's configuration.")

@@ -1,7 +1,7 @@
-"""The Performer page's parts: its URL schema, seeding and publishing, and the cached runs.
+"""The Performer page's parts: its controls, the link, and the cached runs.
 
-URL keys are this page's knob names (PARAMS) plus the sidebar `model`; session keys are
-`performer.<name>` (state.param_key). Every value from a URL goes through Knob.parse.
+Its URL schema is app.ui.schema.PERFORMER_PARAMS (read by the one codec, app.ui.state);
+session keys are `performer.<name>` (state.param_key).
 """
 from __future__ import annotations
 
@@ -10,48 +10,20 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui import state, widgets
+from app.ui import schema, state, widgets
 from archlib.core import attention as att
 from archlib.core.analysis import DTYPE_BYTES
-from archlib.core.knobs import Knob
 
-PAGE = "performer"
+PAGE = schema.PERFORMER
 LATENCY = "performer._latency"  # {settings: [Latency, ...]} measured in this session
-VIEWS = {"cost": "Cost vs length", "latency": "Latency here", "error": "Approximation error"}
-VIT_MODELS = ("deit_tiny_patch16_224", "deit_small_patch16_224", "vit_b_16")
-ERROR_FEATURES = (4, 8, 16, 32, 64, 128, 256, 512)
+VIEWS = dict(zip(schema.PERFORMER_VIEWS, ("Cost vs length", "Latency here", "Approximation error")))
 LATENCY_TOKENS = (64, 128, 256, 512, 1024, 2048, 4096)
-
-PARAMS: tuple[Knob, ...] = (
-    Knob("view", "choice", "cost", "what the page shows", choices=tuple(VIEWS)),
-    Knob("head_dim", "int", 32, "head dimension d_h", lo=4, hi=256, step=1),
-    Knob("heads", "int", 1, "attention heads (MACs and memory grow with them)", lo=1, hi=16, step=1),
-    Knob("features", "int", 110, "FAVOR+ random features m (d_h ln d_h = 110 at d_h = 32)", lo=1, hi=1024, step=1),
-    Knob("axis", "choice", "tokens", "x axis: tokens, or image side at the patch size ((side / patch)^2 tokens)",
-         choices=("tokens", "image")),
-    Knob("patch", "int", 16, "patch side in pixels, for the image axis", lo=2, hi=64, step=1),
-    Knob("max_tokens", "int", 16384, "the longest sequence charted and timed", lo=256, hi=1_048_576, step=1),
-    Knob("dtype", "choice", "float32", "number format of the memory estimate", choices=tuple(DTYPE_BYTES)),
-    Knob("source", "choice", "random", "inputs of the error study: random q, k, v or a built ViT's own",
-         choices=("random", "vit")),
-    Knob("tokens", "int", 196, "tokens of the random inputs", lo=8, hi=1024, step=1),
-    Knob("scale", "float", 0.5, "standard deviation of the random q and k entries", lo=0.05, hi=2.0, step=0.05),
-    Knob("seeds", "int", 8, "feature draws per point (mean and spread)", lo=2, hi=32, step=1),
-    Knob("vit", "choice", VIT_MODELS[0], "the ViT (random weights, random image) whose q, k, v are used",
-         choices=VIT_MODELS),
-    Knob("block", "int", 1, "the ViT block whose q, k, v are used", lo=1, hi=12, step=1),
-)
+PARAMS = schema.PERFORMER_PARAMS
 P = {p.name: p for p in PARAMS}
 
 
 def key(name: str) -> str:
     return state.param_key(PAGE, name)
-
-
-def seed_from_url() -> None:
-    """On this page's first run in a session: its URL values into session state, each parsed
-    by its Knob; a bad value or an unknown key gets a message, and the default stays."""
-    widgets.seed_page_params(PAGE, P, flag_unknown=True)
 
 
 def value(name: str) -> Any:
@@ -64,8 +36,8 @@ def control(name: str, label: str, **kw: Any) -> Any:
 
 def publish(view: dict[str, Any]) -> None:
     """This view in the URL (only what differs from the defaults) and the link to copy."""
-    query = {state.MODEL: st.session_state.get(state.MODEL, state.default_model())} | widgets.changed(view, P)
-    widgets.publish_query(query, PAGE, help="Opening it shows this page with these settings.")
+    model = st.session_state.get(state.MODEL, state.default_model())
+    widgets.publish(state.View(PAGE, model, {}, view), PAGE, help="Opening it shows this page with these settings.")
 
 
 # -- what the charts show ------------------------------------------------------------
@@ -93,23 +65,6 @@ def cost_rows(axis: str, patch: int, max_tokens: int, head_dim: int, heads: int,
 def crossovers(head_dim: int, heads: int, features: int) -> dict[str, int | None]:
     return {"macs": att.crossover_tokens(head_dim, features),
             "memory": att.memory_crossover_tokens(dim=head_dim * heads, heads=heads, features=features)}
-
-
-@st.cache_data(max_entries=32, show_spinner="Running FAVOR+ and exact softmax attention...")
-def error_rows(source: str, tokens: int, head_dim: int, scale: float, seeds: int, vit: str,
-               block: int) -> tuple[list[dict[str, Any]], str]:
-    """Error of FAVOR+ against exact attention at every m of ERROR_FEATURES, both feature kinds."""
-    from archlib import performer
-
-    if source == "vit":
-        q, k, v = performer.vit_qkv(vit, block=block)
-        what = (f"{vit}'s block {block}: q, k, v of {q.shape[0]} heads x {q.shape[1]} tokens x d_h {q.shape[2]} "
-                "(random weights, random image)")
-    else:
-        q, k, v = performer.random_qkv(tokens, head_dim, scale=scale)
-        what = f"random q, k ~ N(0, {scale:g}^2), v ~ N(0, 1): {tokens} tokens x d_h {head_dim}"
-    curve = performer.error_curve(q, k, v, features=ERROR_FEATURES, seeds=range(seeds))
-    return [{"features": s.features, "kind": s.feature_kind, "mean": s.mean, "std": s.std} for s in curve], what
 
 
 def latency_tokens(heads: int, max_tokens: int) -> list[int]:

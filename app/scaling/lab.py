@@ -37,16 +37,18 @@ def compound_base(alpha: float, beta: float, gamma: float) -> float:
 
 
 def effnet_knobs(rule: str, phi: float, alpha: float, beta: float, gamma: float,
-                 base_resolution: int = 224) -> dict[str, Any]:
-    """EfficientNet-B0 knobs that scale one dimension (or all three, compound) by phi."""
+                 base_resolution: int = 224, *, stages: str = "") -> dict[str, Any]:
+    """EfficientNet knobs that scale one dimension (or all three, compound) of the base network by phi:
+    B0's Table 1, or the stage table `stages`."""
+    base = {"stages": stages} if stages else {}
     if rule == "compound":
-        return {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma}
+        return {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma} | base
     if rule == "width":
-        return {"width": round(beta ** phi, 10)}
+        return {"width": round(beta ** phi, 10)} | base
     if rule == "depth":
-        return {"depth": round(alpha ** phi, 10)}
+        return {"depth": round(alpha ** phi, 10)} | base
     if rule == "resolution":
-        return {"resolution": math.floor(base_resolution * gamma ** phi + 0.5)}
+        return {"resolution": math.floor(base_resolution * gamma ** phi + 0.5)} | base
     raise ValueError(f"unknown rule {rule!r}")
 
 

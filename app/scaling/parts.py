@@ -11,7 +11,7 @@ import streamlit as st
 import archlib
 from app.hardware import latency_solver
 from app.scaling import lab
-from app.ui import charts, state, tables, widgets
+from app.ui import charts, schema, state, tables, widgets
 from archlib.core.analysis import human
 from archlib.core.knobs import Knob
 
@@ -36,7 +36,7 @@ def budget_box(P: dict[str, Knob], *, what: str) -> tuple[str, float | None]:
     metric = _pick("budget_metric", P, c[0], label="Budget on", style="pills", format_func=METRIC_LABELS.get)
     text = _pick("budget", P, c[1], label="Budget", placeholder="400M, 1.5G or 25ms")
     try:
-        budget = state.parse_budget(text, metric) if text else None
+        budget = schema.parse_budget(text, metric) if text else None
     except archlib.ArchlibError as e:
         c[2].error(widgets.md_escape(str(e)), icon=":material/error:")
         return metric, None
@@ -112,21 +112,47 @@ def _latency_text(sol: lab.Solution, name: str, budget: float, hi: float) -> str
 
 # -- EfficientNet ------------------------------------------------------------
 def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.EFFNET_MODEL
-    if model not in archlib.list_models():
-        st.info(f"{model} is not registered yet: the EfficientNet lab appears when the family lands.")
-        return {}
+    model = schema.EFFNET_MODEL
     st.markdown("Depth $d=\\alpha^\\phi$, width $w=\\beta^\\phi$, resolution $r=\\gamma^\\phi$, "
                 "subject to $\\alpha\\beta^2\\gamma^2\\approx 2$ with $\\alpha,\\beta,\\gamma \\geq 1$: FLOPs "
-                "then grow by about $2^\\phi$. Applied to EfficientNet-B0 (the paper's Table 1).")
+                "then grow by about $2^\\phi$. Applied to EfficientNet-B0 (the paper's Table 1) or to your own "
+                "base network.")
     c = st.columns([3, 1, 1, 1])
     phi = _pick("phi", P, c[0], label="φ (phi)")
     alpha = _pick("alpha", P, c[1], label="α (depth)", style="number")
     beta = _pick("beta", P, c[2], label="β (width)", style="number")
     gamma = _pick("gamma", P, c[3], label="γ (resolution)", style="number")
+    stages = base_network(P, model)
+    knobs = lab.effnet_knobs("compound", phi, alpha, beta, gamma, stages=stages)
+    t0 = lab.totals(model, tuple(sorted(lab.effnet_knobs("compound", 0, alpha, beta, gamma, stages=stages).items())))
+    t = lab.totals(model, tuple(sorted(knobs.items())))
+    out = {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma} | ({"stages": stages} if "stages" in P else {})
+    if not _effnet_metrics(phi, alpha, beta, gamma, t0, t, stages):
+        return out
+    d_mul, w_mul, r_mul = alpha ** phi, beta ** phi, gamma ** phi
+    st.caption(f"At φ = {phi:g}: depth × {d_mul:.3f}, width × {w_mul:.3f}, resolution × {r_mul:.3f} "
+               f"→ {int(np.floor(224 * r_mul + 0.5))} px.")
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown(f"**{'Your base network' if stages else 'B0'}'s stages scaled to φ**",
+                    help="Stage i: input resolution, channels and layers, as in the paper's Table 1, at φ = 0 → at "
+                         "the chosen φ.")
+        st.markdown(_scaled_stages(model, knobs, stages))
+    with right:
+        right.plotly_chart(_effnet_curves(model, phi, alpha, beta, gamma, stages), key="eff_curves")
+    with st.container(border=True):
+        st.markdown("**Inverse solver: the largest φ within a budget**")
+        metric, budget = budget_box(P, what="φ")
+        if budget is not None:
+            solve(model, lambda x: lab.effnet_knobs("compound", x, alpha, beta, gamma, stages=stages), metric,
+                  budget, lo=0.0, hi=float(P["phi"].hi), name="φ", step=0.01)
+    return out
+
+
+def _effnet_metrics(phi: float, alpha: float, beta: float, gamma: float, t0: dict | None, t: dict | None,
+                    stages: str) -> bool:
+    """The constraint, predicted and computed growth, MACs and parameters; False when out of range."""
     base = lab.compound_base(alpha, beta, gamma)
-    knobs = lab.effnet_knobs("compound", phi, alpha, beta, gamma)
-    t0, t = lab.totals(model, ()), lab.totals(model, tuple(sorted(knobs.items())))
     m = st.columns(5)
     ok = abs(base - 2) <= 2 * CONSTRAINT_TOL
     _metric(m[0], "α·β²·γ²", f"{base:.3f}", delta="≈ 2 ✓" if ok else f"{100 * (base / 2 - 1):+.0f}% off 2",
@@ -134,34 +160,41 @@ def efficientnet(P: dict[str, Knob]) -> dict[str, Any]:
             help=f"{alpha:g} × {beta:g}² × {gamma:g}² = {base:.4f}; the paper asks for about 2 "
                  f"(here: within {CONSTRAINT_TOL:.0%}).")
     _metric(m[1], "Predicted growth", f"×{base ** phi:.3f}", help="(α·β²·γ²)^φ: the paper's FLOPs rule")
-    if t is None:
-        st.error(f"φ={phi:g} with α={alpha:g}, β={beta:g}, γ={gamma:g} leaves EfficientNet's allowed range.")
-        return {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma}
+    if t is None or t0 is None:
+        st.error(f"φ={phi:g} with α={alpha:g}, β={beta:g}, γ={gamma:g} leaves EfficientNet's allowed range"
+                 + (" for this base network (too many stride-2 rows for the resolution?)." if stages else "."))
+        return False
     _metric(m[2], "Computed growth", f"×{t['macs'] / t0['macs']:.3f}", help=f"archlib MACs at φ / at φ=0: "
             f"{t['macs']:,} / {t0['macs']:,}. Rounding (channels to 8, ceil of layers, pixels) makes it differ.")
     _metric(m[3], "MACs", human(t["macs"]), help=f"{t['macs']:,}")
     _metric(m[4], "Parameters", human(t["params"]), help=f"{t['params']:,}")
-    d_mul, w_mul, r_mul = alpha ** phi, beta ** phi, gamma ** phi
-    st.caption(f"At φ = {phi:g}: depth × {d_mul:.3f}, width × {w_mul:.3f}, resolution × {r_mul:.3f} "
-               f"→ {int(np.floor(224 * r_mul + 0.5))} px.")
-    left, right = st.columns([2, 3])
-    with left:
-        st.markdown("**B0's stages scaled to φ**", help="Stage i: input resolution, channels and layers, "
-                    "as in the paper's Table 1, at φ = 0 → at the chosen φ.")
-        st.markdown(_scaled_stages(model, knobs))
-    with right:
-        right.plotly_chart(_effnet_curves(model, phi, alpha, beta, gamma), key="eff_curves")
-    with st.container(border=True):
-        st.markdown("**Inverse solver: the largest φ within a budget**")
-        metric, budget = budget_box(P, what="φ")
-        if budget is not None:
-            solve(model, lambda x: lab.effnet_knobs("compound", x, alpha, beta, gamma), metric, budget,
-                  lo=0.0, hi=float(P["phi"].hi), name="φ", step=0.01)
-    return {"phi": phi, "alpha": alpha, "beta": beta, "gamma": gamma}
+    return True
 
 
-def _scaled_stages(model: str, knobs: dict[str, Any]) -> str:
-    a0 = tables.stage_rows(archlib.analyze(model))
+def base_network(P: dict[str, Knob], model: str) -> str:
+    """The stage table phi scales: empty for B0's Table 1, or your own (the `stages` URL key)."""
+    if "stages" not in P:
+        return ""
+    explore = st.session_state.get(state.knob_key(st.session_state.get(state.MODEL, ""), "stages"))
+    family = archlib.get_model(st.session_state.get(state.MODEL, model)).family.name
+    with st.expander("Base network: B0's Table 1 or your own stage table", expanded=bool(
+            st.session_state.get(state.param_key(PAGE, "stages")))):
+        c = st.columns([5, 1.4], vertical_alignment="bottom")
+        if family == "EfficientNet" and explore:
+            c[1].button("Use Explore's table", icon=":material/input:", on_click=_copy_table, args=(explore,),
+                        key="scaling.use_explore", width="stretch")
+        stages = _pick("stages", P, c[0], label="stages (rows t, k, s, c, n; optional se, f)")
+        st.caption("φ, α, β, γ scale this table exactly as they scale B0's: channels × β^φ (to multiples of 8), "
+                   "layers ⌈n × α^φ⌉, resolution 224 × γ^φ; stem and head as B0's. Empty: B0's Table 1.")
+    return stages
+
+
+def _copy_table(text: str) -> None:
+    st.session_state[state.param_key(PAGE, "stages")] = text
+
+
+def _scaled_stages(model: str, knobs: dict[str, Any], stages: str = "") -> str:
+    a0 = tables.stage_rows(archlib.analyze(model, **({"stages": stages} if stages else {})))
     a1 = tables.stage_rows(archlib.analyze(model, **knobs))
     rows = [{"stage": r1["stage"], "resolution": f"{r0['side']}² → {r1['side']}²",
              "channels": f"{r0['channels']} → {r1['channels']}", "layers": f"{r0['layers']} → {r1['layers']}"}
@@ -170,18 +203,19 @@ def _scaled_stages(model: str, knobs: dict[str, Any]) -> str:
                                         "layers": "layers"}, right=["resolution", "channels", "layers"])
 
 
-def _effnet_curves(model: str, phi: float, alpha: float, beta: float, gamma: float):
+def _effnet_curves(model: str, phi: float, alpha: float, beta: float, gamma: float, stages: str = ""):
     phis = [round(x, 2) for x in np.arange(0, float(np.ceil(max(phi, 4))) + 0.01, 0.5)]
-    base = lab.totals(model, ())["macs"]
+    base = lab.totals(model, (("stages", stages),) if stages else ())["macs"]
     lines: dict[str, list] = {}
     for rule in lab.RULES:
         ys = []
         for x in phis:
-            c = lab.cost(model, lab.effnet_knobs(rule, x, alpha, beta, gamma), "macs")
+            c = lab.cost(model, lab.effnet_knobs(rule, x, alpha, beta, gamma, stages=stages), "macs")
             ys.append(None if c is None else c / base)
         lines[f"{rule}" + (" (α·β²·γ²)" if rule == "compound" else " only")] = ys
     lines["predicted (α·β²·γ²)^φ"] = [lab.predicted("compound", x, alpha, beta, gamma) for x in phis]
-    return charts.curves(phis, lines, title="MACs relative to B0", x_title="φ", y_title="× B0's MACs",
+    return charts.curves(phis, lines, title="MACs relative to the base network (φ = 0)", x_title="φ",
+                         y_title="× the base's MACs",
                          log_y=True, marker_x=phi, dashed=["predicted (α·β²·γ²)^φ"])
 
 
@@ -192,11 +226,8 @@ PAPER_V1 = {  # Howard et al. 2017, Tables 6 and 7: (Mult-Adds in millions, para
 
 
 def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.mobilenet_model()
-    if model is None:
-        st.info("No MobileNet is registered yet.")
-        return {}
-    schema = {k.name: k for k in archlib.get_model(model).knobs}
+    model = schema.MOBILENET_MODEL
+    knobs_of = {k.name: k for k in archlib.get_model(model).knobs}
     res0 = archlib.config(model)["resolution"]
     st.markdown(f"Width multiplier $\\alpha$ thins every layer, resolution multiplier $\\rho$ shrinks the input "
                 f"({res0}ρ px): cost grows as $\\alpha^2\\rho^2$, parameters as $\\alpha^2$. Applied to `{model}`.")
@@ -208,7 +239,7 @@ def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
     t0, t = lab.totals(model, ()), lab.totals(model, tuple(sorted(knobs.items())))
     if t is None:
         st.error(f"α={alpha:g}, ρ={rho:g} ({res} px) is outside {model}'s allowed range: width must be "
-                 f"{schema['width'].describe_range()}, resolution {schema['resolution'].describe_range()}.")
+                 f"{knobs_of['width'].describe_range()}, resolution {knobs_of['resolution'].describe_range()}.")
         return {"mn_alpha": alpha, "mn_rho": rho}
     m = st.columns(5)
     _metric(m[0], "Predicted cost", f"×{alpha ** 2 * rho ** 2:.3f}", help="α²ρ²")
@@ -222,13 +253,13 @@ def mobilenet(P: dict[str, Knob]) -> dict[str, Any]:
                     "(resolution); the paper's columns are shown for mobilenet_v1.")
         st.dataframe(_mobilenet_table(model, res0), hide_index=True)
     with right:
-        st.plotly_chart(_mobilenet_curves(model, alpha, rho, res0, schema), key="mn_curves")
+        st.plotly_chart(_mobilenet_curves(model, alpha, rho, res0, knobs_of), key="mn_curves")
     with st.container(border=True):
         st.markdown(f"**Inverse solver: the largest α at ρ = {rho:g} within a budget**")
         metric, budget = budget_box(P, what="α")
         if budget is not None:
             solve(model, lambda x: {"width": x, "resolution": res}, metric, budget,
-                  lo=float(schema["width"].lo), hi=float(schema["width"].hi), name="α", step=0.01)
+                  lo=float(knobs_of["width"].lo), hi=float(knobs_of["width"].hi), name="α", step=0.01)
     return {"mn_alpha": alpha, "mn_rho": rho}
 
 
@@ -246,10 +277,10 @@ def _mobilenet_table(model: str, res0: int) -> pd.DataFrame:
     return df if model == "mobilenet_v1" else df.drop(columns=["paper MACs", "paper params"])
 
 
-def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: dict[str, Knob]):
+def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, knobs_of: dict[str, Knob]):
     xs = [round(x, 3) for x in np.arange(0.25, 2.0001, 0.125)]
     base = lab.totals(model, ())["macs"]
-    width = [lab.cost(model, {"width": x}, "macs") if schema["width"].lo <= x <= schema["width"].hi else None
+    width = [lab.cost(model, {"width": x}, "macs") if knobs_of["width"].lo <= x <= knobs_of["width"].hi else None
              for x in xs]
     res = [lab.cost(model, {"resolution": int(np.floor(res0 * x + 0.5))}, "macs") for x in xs]
     lines = {"width α (computed)": [c / base if c else None for c in width],
@@ -261,10 +292,7 @@ def _mobilenet_curves(model: str, alpha: float, rho: float, res0: int, schema: d
 
 # -- RegNet ------------------------------------------------------------------
 def regnet(P: dict[str, Knob]) -> dict[str, Any]:
-    model = state.regnet_model()
-    if model is None or "w0" not in P:
-        st.info("No RegNet is registered yet: the RegNet lab appears when the family lands.")
-        return {}
+    model = schema.REGNET_MODEL
     st.markdown(f"Block $j$ gets the linear width $u_j = w_0 + w_a \\cdot j$; it is quantised to "
                 f"$w_0 w_m^{{s_j}}$ with $s_j = \\mathrm{{round}}(\\log(u_j/w_0)/\\log w_m)$ and to a multiple of 8. "
                 f"Runs of equal widths are the stages. Defaults from `{model}`.")

@@ -11,18 +11,16 @@ import streamlit as st
 
 import archlib
 from archlib.core.analysis import Analysis, group_key
+from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory
 from archlib.views import blockgraph
+from archlib.views.crosscheck import CrossCheck
 
 if TYPE_CHECKING:
     import networkx as nx
     import pandas as pd
 
 Items = tuple[tuple[str, Any], ...]
-
-#: cross-checks past this many MACs are refused: fvcore needs a real forward pass here
-CROSSCHECK_MAX_MACS = 30_000_000_000
-CROSSCHECK_MAX_PARAMS = 400_000_000  # 1.6 GB of float32 weights, built for real
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -54,51 +52,50 @@ def layer_csv(model: str, items: Items) -> bytes:
     return layer_table(model, items).drop(columns=["macs_share"]).to_csv(index=False).encode()
 
 
-#: per-op predicted ms as a hashable cache key ((name, ms), ...), or None (app.hardware.model)
-Predicted = tuple[tuple[str, float], ...] | None
+Expand = tuple[str, ...]  # groups drawn one level finer (archlib.views.blockgraph.collapse)
+#: per-op latency in ms as a hashable cache key ((name, ms), ...): this host's predictions (app.hardware.model)
+Latency = tuple[tuple[str, float], ...] | None
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def graph_dot(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
-              predicted: Predicted = None) -> str:
-    return blockgraph.to_dot(level_graph(model, items, level, predicted), color_by=color, rankdir=rankdir, top=top)
-
-
-def level_graph(model: str, items: Items, level: str, predicted: Predicted = None) -> nx.DiGraph:
-    """The graph of this configuration at `level` (op, unit, block or stage), with predicted ms if given."""
+def level_graph(model: str, items: Items, level: str, expand: Expand = (), latency: Latency = None) -> nx.DiGraph:
+    """The graph of this configuration at `level` (op, unit, block or stage), `expand` drawn finer;
+    with `latency`, every node carries its ms (summed over its ops)."""
     from archlib.views.blockgraph import collapse, op_graph
 
-    g = op_graph(analysis(model, items), predicted_ms=dict(predicted) if predicted is not None else None)
-    return g if level == "op" else collapse(g, level)
+    g = op_graph(analysis(model, items), latency_ms=dict(latency) if latency is not None else None)
+    return g if level == "op" else collapse(g, level, expand=expand)
 
 
-def node_max(model: str, items: Items, level: str, color: str) -> int:
+def node_max(model: str, items: Items, level: str, color: str, expand: Expand = (), *,
+             latency: Latency = None) -> float:
     """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
-    return max((d[color] for _, d in level_graph(model, items, level).nodes(data=True)), default=0)
+    return max((d.get(color, 0) for _, d in level_graph(model, items, level, expand, latency).nodes(data=True)),
+               default=0)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
-              predicted: Predicted = None) -> bytes:
-    """The graph laid out server-side by Graphviz `dot`."""
-    return blockgraph.to_svg(graph_dot(model, items, level, color, rankdir, top, predicted))
+              expand: Expand = (), *, legend: bool = False, latency: Latency = None) -> bytes:
+    """The graph laid out server-side by Graphviz `dot`, with ids and data attributes on its nodes.
+
+    `legend` (for downloads) adds the colour scale and each node's tooltip to the picture.
+    """
+    g = level_graph(model, items, level, expand, latency)
+    return blockgraph.render_svg(g, color_by=color, rankdir=rankdir, top=top, legend=legend, tooltips=legend)
 
 
 def graph_png(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
-              predicted: Predicted = None) -> bytes:
-    """PNG of the graph; called only when its download button is clicked."""
-    return blockgraph.to_png(graph_dot(model, items, level, color, rankdir, top, predicted))
+              expand: Expand = (), latency: Latency = None) -> bytes:
+    """PNG of the graph with its legend; called only when its download button is clicked."""
+    g = level_graph(model, items, level, expand, latency)
+    return blockgraph.to_png(blockgraph.to_dot(g, color_by=color, rankdir=rankdir, top=top, legend=True,
+                                               tooltips=False))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def crosscheck(model: str, items: Items) -> dict[str, Any]:
-    """Build the model and count it with FlopCounterMode (meta) and fvcore (real batch of 1)."""
-    from archlib.core import registry
-    from archlib.views import crosscheck as cc
-
-    a = analysis(model, items)
-    registry.check_size(model, a.ir, for_build=True)
-    cc.check_fits(a, available=available_memory("cpu"))  # refused before anything is allocated
-    fc = cc.flopcounter_macs(a.ir)
-    fv_by_module, _ = cc.fvcore_counts(a.ir)
-    return {"flopcounter": fc, "fvcore": fv_by_module}
+def crosscheck(model: str, items: Items) -> CrossCheck:
+    """archlib's cross-check of this configuration: built, counted by FlopCounterMode and fvcore,
+    compared per module (refused before anything is allocated when it would not fit here); one
+    heavy job at a time across all sessions (archlib.hardware.gate)."""
+    return CrossCheck.run(analysis(model, items), available=available_memory("cpu"),
+                          admit=lambda need: admit(need, f"the cross-check of {model}", timeout=120))

@@ -1,6 +1,7 @@
 """Plotly figures of the app, one function each, in one visual style."""
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -38,7 +39,8 @@ def by_stage(a: Analysis, metric: str) -> go.Figure:
     """Vertical bars: the metric summed per stage, in network order."""
     groups = a.by_group("stage")
     fig = go.Figure(go.Bar(
-        x=[g for g, _ in groups], y=[v[metric] for _, v in groups], marker_color=PALETTE[1],
+        # an imported model's names are its file's: never markup
+        x=[html.escape(g) for g, _ in groups], y=[v[metric] for _, v in groups], marker_color=PALETTE[1],
         text=[human(v[metric]) for _, v in groups], textposition="outside",
         hovertemplate="%{x}: %{y:,}<extra></extra>"))
     return _style(fig, 360, title=f"{LABELS[metric]} by stage", yaxis_title=LABELS[metric])
@@ -49,7 +51,8 @@ def compare_groups(series: Sequence[tuple[str, Analysis]], metric: str, level: s
     fig = go.Figure()
     for label, a in series:
         groups = a.by_group(level)
-        fig.add_bar(name=label, x=[g for g, _ in groups], y=[v[metric] for _, v in groups],
+        label = html.escape(label)
+        fig.add_bar(name=label, x=[html.escape(g) for g, _ in groups], y=[v[metric] for _, v in groups],
                     hovertemplate=f"{label}<br>%{{x}}: %{{y:,}}<extra></extra>")
     return _style(fig, 440, barmode="group", title=f"{LABELS[metric]} per {level}", yaxis_title=LABELS[metric])
 

@@ -48,9 +48,15 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: dict[str, str], *, r
     return "\n".join([head, rule, *body])
 
 
-def show_stages(a: Analysis) -> None:
-    rows = [{**r, "params": human(r["params"]), "MACs": human(r["MACs"]), "MACs %": f"{r['MACs %']:.1f}%"}
-            for r in stage_rows(a)]
+def show_stages(a: Analysis, *, limit: int = 40) -> None:
+    """The stage table as Markdown (names escaped: an imported model's come from its file); the first `limit`."""
+    from app.ui.widgets import md_escape
+
+    all_rows = stage_rows(a)
+    rows = [{**r, "stage": md_escape(str(r["stage"])), "params": human(r["params"]), "MACs": human(r["MACs"]),
+             "MACs %": f"{r['MACs %']:.1f}%"} for r in all_rows[:limit]]
     cols = {"stage": "stage", "resolution": "input H×W", "channels": "channels", "layers": "blocks",
             "params": "params", "MACs": "MACs", "MACs %": "MACs %"}
     st.markdown(markdown_table(rows, cols, right=["channels", "layers", "params", "MACs", "MACs %"]))
+    if len(all_rows) > limit:
+        st.caption(f"The first {limit} of {len(all_rows)} top-level groups; the layer table has them all.")

@@ -7,14 +7,13 @@ on a session's first run, else the default), so a link and a click set state the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 import archlib
-from app.ui import state
+from app.ui import schema, state
 from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
 
@@ -27,22 +26,26 @@ def _decimals(step: float | None) -> int:
     return max(1, len(f"{step:g}".split(".")[-1]))
 
 
-def describe(spec: Knob | state.TextParam) -> str:
+def describe(spec: Knob | schema.TextParam) -> str:
     """Help text: the knob's own line, its allowed values and its default."""
-    if isinstance(spec, state.TextParam):
+    if isinstance(spec, schema.TextParam):
         return spec.help
+    if spec.kind == "text":
+        return f"{spec.help}. Allowed: {spec.describe_range()}. URL key `{spec.name}`."
     return f"{spec.help}. Allowed: {spec.describe_range()}; default {state.fmt(spec.default)}. URL key `{spec.name}`."
 
 
-def control(spec: Knob | state.TextParam, key: str, *, label: str | None = None, style: str = "auto",
+def control(spec: Knob | schema.TextParam, key: str, *, label: str | None = None, style: str = "auto",
             container: Any = None, **kw: Any) -> Any:
     """One widget for one schema entry: slider/number for ranges, select or pills for choices."""
     box = container if container is not None else st
     st.session_state.setdefault(key, spec.default)
     label = label or spec.name
     common = dict(key=key, help=describe(spec), persist_state="session", **kw)
-    if isinstance(spec, state.TextParam):
+    if isinstance(spec, schema.TextParam):
         return box.text_input(label, max_chars=spec.max_len, **common).strip()
+    if spec.kind == "text":
+        return _text_knob(spec, box, label, common)
     if spec.kind == "choice":
         if style == "pills":
             return box.segmented_control(label, spec.choices, required=True, **common)
@@ -61,17 +64,49 @@ def control(spec: Knob | state.TextParam, key: str, *, label: str | None = None,
     return state.clean(int(value) if is_int else float(value))
 
 
+def _text_knob(spec: Knob, box: Any, label: str, common: dict[str, Any]) -> str:
+    """A stage table as text: empty is the model's own table; a bad one is named and the own table used."""
+    common.setdefault("placeholder", "the model's own table")
+    raw = box.text_input(label, max_chars=spec.grammar.max_len, **common)
+    try:
+        return spec.parse_text(raw)
+    except ArchlibError as e:
+        box.error(md_escape(f"{e} Using the model's own table."), icon=":material/error:")
+        return spec.default
+
+
 def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") -> str:
     """The model select of a slot; its options are whatever is registered now."""
     box = container if container is not None else st
-    names = archlib.list_models()
     key = state.model_key(slot)
+    names = archlib.list_models() + imported_options(st.session_state.get(key))
     if st.session_state.get(key) not in names:
         st.session_state[key] = state.default_model(names) if slot == 1 else state.default_other(
             st.session_state.get(state.MODEL, state.default_model(names)), slot)
-    return box.selectbox(label, names, index=0, key=key, persist_state="session",
-                         help="Every registered model; its knobs appear below. URL key "
-                              f"`{'model' if slot == 1 else f'm{slot}'}`.")
+    return box.selectbox(label, names, index=0, key=key, persist_state="session", format_func=model_label,
+                         help="Every registered model, and the ONNX files opened in this session; its knobs "
+                              f"appear below. URL key `{'model' if slot == 1 else f'm{slot}'}`.")
+
+
+def imported_options(current: Any = None) -> list[str]:
+    """The uploads this session has opened (and `current`, when it is one): offered beside the catalogue."""
+    seen = st.session_state.setdefault(state.SS_IMPORTED, [])
+    if state.is_imported(current) and current not in seen:
+        seen.append(current)
+    return list(seen)
+
+
+def model_label(name: str) -> str:
+    """How a model is shown: its name, or an upload's file name and short hash (plain text, not markup)."""
+    if not state.is_imported(name):
+        return name
+    from archlib.importers.models import file_name
+
+    try:
+        filename = file_name(name)
+    except ArchlibError:
+        filename = "unavailable upload"
+    return f"{filename} ({name[:17]}…)"
 
 
 def knob_controls(model: str, slot: int = 1, *, container: Any = None) -> dict[str, Any]:
@@ -89,8 +124,8 @@ def _reset(model: str, slot: int) -> None:
         st.session_state[state.knob_key(model, k.name, slot)] = k.default
 
 
-def params(page: str) -> dict[str, Knob | state.TextParam]:
-    return {p.name: p for p in state.page_params(page)}
+def params(page: str) -> dict[str, Knob | schema.TextParam]:
+    return {p.name: p for p in schema.page_params(page)}
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
@@ -120,14 +155,11 @@ def page_url(query: dict[str, str], path: str) -> str:
     return f"{root}/{path}" + ("?" + urlencode(query) if query else "")
 
 
-def publish(view: state.View, path: str, *, container: Any = None) -> str:
-    """Write the view to the URL (only when it changed) and show the link to copy."""
-    return publish_query(state.encode(view), path, container=container)
-
-
-def publish_query(query: dict[str, str], path: str, *, container: Any = None,
-                  help: str = "Opening it in any browser shows exactly this view.") -> str:
-    """Put `query` in the URL (only when it changed) and show the page's link with a copy button."""
+def publish(view: state.View, path: str, *, container: Any = None,
+            help: str = "Opening it in any browser shows exactly this view.") -> str:
+    """Write the view to the URL (state.encode, the one codec; only when it changed) and show
+    the page's link with a copy button."""
+    query = state.encode(view)
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     url = page_url(query, path)
@@ -137,49 +169,12 @@ def publish_query(query: dict[str, str], path: str, *, container: Any = None,
     return url
 
 
-def changed(view: Mapping[str, Any], params: Mapping[str, Knob | state.TextParam]) -> dict[str, str]:
-    """The page parameters that differ from their defaults, as URL text."""
-    return {k: state.fmt(v) for k, v in view.items() if state.clean(v) != state.clean(params[k].default)}
-
-
 def knob_items(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """Knob values as a hashable, ordered cache key."""
     return tuple(sorted((k, state.clean(v)) for k, v in values.items()))
 
 
 def model_caption(model: str) -> str:
+    """Family and source, escaped for Markdown (an upload's file name is user data)."""
     entry = archlib.get_model(model)
-    return f"{entry.family.name} · {entry.family.paper}"
-
-
-def seed_page_params(page: str, params: Mapping[str, Knob | state.TextParam], *,
-                     extra: Callable[[dict[str, str]], list[str]] | None = None,
-                     flag_unknown: bool = False) -> None:
-    """On a page's first run in a session: its URL values into session state (`page.<name>`).
-
-    Each value is parsed by its schema (never evaluated); a bad one gets a message naming it
-    and its range, and the default stays. `extra` reads further keys and returns its own
-    messages; `flag_unknown` names keys the page does not accept.
-    """
-    seeded = f"{page}._seeded"
-    if st.session_state.get(seeded):
-        return
-    st.session_state[seeded] = True
-    query = st.query_params.to_dict()
-    messages: list[str] = []
-    for name, spec in params.items():
-        if name in query:
-            try:
-                st.session_state[state.param_key(page, name)] = state.clean(spec.parse(query[name]))
-            except ArchlibError as e:
-                messages.append(f"{e} Using the default, {state.fmt(spec.default) or 'empty'}.")
-    if extra:
-        messages += extra(query)
-    if flag_unknown:
-        known = {*params, state.MODEL, *state.RESERVED}
-        accepted = ", ".join([state.MODEL, *params])
-        messages += [f"Unknown parameter {state.shown(k)} ignored: this page accepts {accepted}."
-                     for k in [k for k in query if k not in known][:10]]
-    if messages:
-        st.session_state[state.SS_MESSAGES] = (st.session_state.get(state.SS_MESSAGES) or []) + messages
-        st.rerun()
+    return md_escape(f"{entry.family.name} · {entry.family.paper}")

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from archlib.core.cost import KINDS, OpCost, is_view, op_cost
+from archlib.core.cost import KINDS, OpCost, extra_memory, is_view, op_cost
 from archlib.core.ir import IR, Shape
+from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
 
 COUNTS = ("params", "buffers", "macs", "flops", "elementwise", "activations", "fvcore")
@@ -22,6 +24,14 @@ OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
 
 #: named levels of the hierarchy (see group_key); the depths are for integer comparisons only
 LEVELS = {"stage": 1, "block": 2, "unit": 3, "op": 99}
+#: a level may also be a depth: name components kept (deeper than any name is the op level)
+MAX_DEPTH = 32
+_DEPTH = Knob("level", "int", 2, "depth: name components kept", lo=1, hi=MAX_DEPTH)
+#: the memory estimate's settings, validated like knobs
+MEMORY = (Knob("batch", "int", 1, "samples per batch", lo=1, hi=65536),
+          Knob("dtype", "choice", "float32", "number format", choices=tuple(DTYPE_BYTES)),
+          Knob("optimizer", "choice", "sgd_momentum", "optimizer state kept per parameter",
+               choices=tuple(OPTIMIZER_STATE)))
 
 
 class Row(NamedTuple):
@@ -69,7 +79,7 @@ def group_of(name: str, depth: int) -> str:
     return ".".join(parts[:depth])
 
 
-_BLOCK = re.compile(r"b\d+")
+_BLOCK = re.compile(r"b?\d+")  # s3.b1, or an imported module list's index (stages.0)
 _STAGE = re.compile(r"s\d+")
 
 
@@ -77,23 +87,44 @@ def group_key(name: str, level: str | int) -> str:
     """The group `name` falls in at `level`.
 
     stage: the first name component (`stem`, `s3`, `head`). block: `s3.b1` for ops of a
-    block; the whole stem or head; a stage-level op (`s1.pool`) on its own. unit: one
+    block (`stages.0` in an imported model's module list); the whole stem or head; a
+    stage-level op (`s1.pool`) on its own. unit: one
     component below the block (`s3.b1.dw`, `stem.conv`). op: the name. An integer level
     is a plain prefix of that many components.
     """
-    if isinstance(level, int) and not isinstance(level, bool):
-        return group_of(name, _depth(level))
+    level = parse_level(level)
+    if isinstance(level, int):
+        return group_of(name, level)
     if level == "op":
         return name
     parts = name.split(".")
     if level == "stage" or len(parts) == 1:
-        return parts[0] if level in LEVELS else group_of(name, _depth(level))
+        return parts[0]
     n = 2 if _BLOCK.fullmatch(parts[1]) or _STAGE.fullmatch(parts[0]) else 1
-    if level == "unit":
-        n += 1
-    elif level != "block":
-        _depth(level)  # raises with the allowed levels
-    return ".".join(parts[:n])
+    return ".".join(parts[:n + (level == "unit")])
+
+
+def parse_level(level: Any, *, text: bool = False) -> str | int:
+    """A level of the name hierarchy: stage, block, unit or op, or a depth (an int in [1, 32]).
+
+    The one validator of levels (analysis, graph, CLI, app); `text=True` reads a command-line
+    or URL string, where a depth is written in digits. Anything else raises ArchlibError.
+    """
+    if isinstance(level, str) and level in LEVELS:
+        return level
+    why = ""
+    try:
+        if text and isinstance(level, str) and any(c.isdigit() for c in level):
+            return _DEPTH.parse_text(level)  # ASCII digits only: '²' and '١' are refused
+        if not text and not isinstance(level, (str, bool)) and hasattr(level, "__index__"):
+            return _DEPTH.parse(level)
+        if not isinstance(level, str):
+            why = f" (a {type(level).__name__}; a level is a str or an int)"
+    except ArchlibError:
+        ascii_digits = isinstance(level, str) and level.strip().isascii() and level.strip().isdigit()
+        why = " (not written with the digits 0-9)" if text and not ascii_digits else " (out of range)"
+    raise ArchlibError(f"level={reprlib.repr(level)} is not allowed{why}: level must be one of "
+                       f"{', '.join(LEVELS)} or a depth, an integer in [1, {MAX_DEPTH}].")
 
 
 @dataclass(frozen=True)
@@ -105,15 +136,16 @@ class Analysis:
     ir: IR
     rows: tuple[Row, ...]
     _totals: dict[str, int] = field(repr=False, default_factory=dict)
+    notes: tuple[str, ...] = ()  # what a reader should know (a custom stage table overriding knobs)
 
     @classmethod
-    def of(cls, model: str, config: dict[str, Any], ir: IR) -> Analysis:
+    def of(cls, model: str, config: dict[str, Any], ir: IR, *, notes: tuple[str, ...] = ()) -> Analysis:
         costs = [op_cost(op) for op in ir.ops]
         rows = tuple([Row(op.name, op.kind, op.in_shapes[0] if op.in_shapes else (), op.out_shape, c)
                       for op, c in zip(ir.ops, costs)])
         col = dict(zip(OpCost._fields, map(sum, zip(*costs)))) if costs else dict.fromkeys(OpCost._fields, 0)
         totals = {k: (2 * col["macs"] if k == "flops" else col[k]) for k in COUNTS}
-        return cls(model, dict(config), ir, rows, totals)
+        return cls(model, dict(config), ir, rows, totals, tuple(notes))
 
     @property
     def input_shape(self) -> Shape:
@@ -129,7 +161,7 @@ class Analysis:
 
     def by_group(self, level: str | int = "block") -> list[tuple[str, dict[str, int]]]:
         """Sums per name prefix at `level` (stage, block, unit, op or a depth), in order."""
-        _depth(level)
+        level = parse_level(level)
         out: dict[str, dict[str, int]] = {}
         for r in self.rows:
             acc = out.setdefault(group_key(r.name, level), _zero())
@@ -160,17 +192,14 @@ class Analysis:
         """Memory estimates in bytes: weights, inference peak and a training step.
 
         Inference peak: every op output materialised (views excepted) and freed after its
-        last reader, in execution order, plus the weights. Training: weights, gradients,
-        optimizer state, and every non-view op output kept for the backward pass.
+        last reader, in execution order, plus the working memory of the op running (softmax
+        attention: its scores and their softmax, alive together), plus the weights. Training:
+        weights, gradients, optimizer state, and the peak of a forward that keeps every
+        non-view output and what each op saves for the backward pass (a traced forward holds
+        no more), the running op's working memory included.
         """
-        if dtype not in DTYPE_BYTES:
-            raise ArchlibError(f"dtype={dtype!r} is not allowed: dtype must be one of {', '.join(DTYPE_BYTES)}.")
-        if optimizer not in OPTIMIZER_STATE:
-            raise ArchlibError(f"optimizer={optimizer!r} is not allowed: optimizer must be one of "
-                               f"{', '.join(OPTIMIZER_STATE)}.")
-        if not (isinstance(batch, int) and 1 <= batch <= 65536):
-            raise ArchlibError(f"batch={batch!r} is not allowed: batch must be an integer in [1, 65536].")
-        nbytes = DTYPE_BYTES[dtype]
+        cfg = resolve(MEMORY, {"batch": batch, "dtype": dtype, "optimizer": optimizer}, model="memory")
+        batch, nbytes, optimizer = cfg["batch"], DTYPE_BYTES[cfg["dtype"]], cfg["optimizer"]
         t = self._totals
         weights = (t["params"] + t["buffers"]) * nbytes
         peak_elems, saved = _liveness(self.ir, [r.cost for r in self.rows])
@@ -194,23 +223,17 @@ class Analysis:
             "conventions": "macs = multiply-accumulates of conv/linear/matmul; flops = 2*macs; "
                            "activations = output elements of conv/linear/matmul; per sample",
             "totals": t,
+            "notes": [*self.notes, *self.ir.notes],  # the configuration's, then the importer's
             "layers": [r.as_dict() for r in self.rows],
         }
 
 
-def _depth(level: str | int) -> int:
-    if isinstance(level, int) and level >= 1:
-        return level
-    if level in LEVELS:
-        return LEVELS[level]
-    raise ArchlibError(f"level={level!r} is not allowed: level must be one of {', '.join(LEVELS)} or a depth >= 1.")
-
-
 def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:
-    """(peak live elements during inference, elements saved for a training step).
+    """(peak live elements during inference, peak elements of a forward that keeps every output
+    and what each op saves for the backward pass), both with the running op's working memory.
 
-    An op whose matmul outputs exceed its own output (attention's H*L^2 scores) holds the
-    difference while it runs, and keeps it for the backward pass.
+    An op holds its working memory (cost.extra_memory: softmax attention's scores and their
+    softmax, 2 H L^2) while it runs, and keeps part of it (the softmax, H L^2) for the backward.
     """
     last_use: dict[str, int] = {}
     for i, op in enumerate(ir.ops):
@@ -219,18 +242,19 @@ def _liveness(ir: IR, costs: list[OpCost]) -> tuple[int, int]:
     size: dict[str, int] = {"input": math.prod(ir.input_shape)}
     live = size["input"]
     peak = live
-    saved = 0
+    saved = saved_peak = 0
     for i, (op, cost) in enumerate(zip(ir.ops, costs)):
         own = 0 if is_view(op.kind) else math.prod(op.out_shape)
-        scratch = max(0, cost.activations - cost.out_elems)
+        work, keep = extra_memory(op, cost)
         size[op.name] = own
-        saved += own + scratch
         live += own
-        peak = max(peak, live + scratch)
+        peak = max(peak, live + work)
+        saved_peak = max(saved_peak, saved + own + work)
+        saved += own + keep
         for src in set(op.inputs):
             if last_use[src] == i:
                 live -= size[src]
-    return peak, saved
+    return peak, max(saved, saved_peak)
 
 
 def human(n: float, unit: str = "") -> str:

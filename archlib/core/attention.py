@@ -31,8 +31,6 @@ from archlib.errors import ArchlibError
 
 ATTENTIONS = ("softmax", "performer")
 FEATURE_KINDS = ("orthogonal", "iid")
-#: the op kind implementing each attention
-ATTENTION_OP = {"softmax": "attention", "performer": "favor"}
 
 
 def default_features(head_dim: int) -> int:
@@ -83,7 +81,7 @@ def favor_attention(b: IRBuilder, name: str, qkv: str, heads: int, features: int
     if feature_kind not in FEATURE_KINDS:
         raise ArchlibError(f"feature_kind={feature_kind!r} is not allowed: feature_kind must be one of "
                            f"{', '.join(FEATURE_KINDS)}.")
-    if not (isinstance(features, int) and features >= 1):
+    if isinstance(features, bool) or not (isinstance(features, int) and features >= 1):
         raise ArchlibError(f"features={features!r} is not allowed: features must be an integer >= 1.")
     return b.emit(name, "favor", [qkv], (n, dim), dim=dim, heads=heads, features=features,
                   feature_kind=feature_kind, redraw=bool(redraw))
@@ -96,6 +94,14 @@ def _softmax_cost(op: Op) -> OpCost:
     return OpCost(0, 0, macs, h * n * n + n * dim, h * n * n + n * dim, n * dim, macs)
 
 
+def _softmax_memory(op: Op) -> tuple[int, int]:
+    """While it runs: the scores and their softmax (2 H L^2, alive together: the softmax is
+    computed from the scores) and A V before its heads are merged (L D). Kept for the backward
+    pass: the softmax (H L^2) and the scaled q (L D)."""
+    n, dim, h = op.out_shape[0], op.attrs["dim"], op.attrs["heads"]
+    return 2 * h * n * n + n * dim, h * n * n + n * dim
+
+
 def _favor_cost(op: Op) -> OpCost:
     n, dim, h, m = op.out_shape[0], op.attrs["dim"], op.attrs["heads"], op.attrs["features"]
     dh = dim // h
@@ -104,14 +110,24 @@ def _favor_cost(op: Op) -> OpCost:
     return OpCost(0, m * dh, macs, 2 * h * n * m + n * dim, acts, n * dim, macs)
 
 
+def _favor_memory(op: Op) -> tuple[int, int]:
+    """While it runs: q's features (H L m) alive while k's are computed from their logits (up to
+    three H L m at once), K'^T V, the normaliser, the scaled q or k and A V before merging.
+    Kept for the backward pass, per feature map: the logits (for their max), the exponentials
+    and the features (3 H L m); K'^T V, the normaliser and the scaled q and k."""
+    n, dim, h, m = op.out_shape[0], op.attrs["dim"], op.attrs["heads"], op.attrs["features"]
+    rest = m * dim + h * n  # K'^T V (H m dh) and the normaliser (H L)
+    return 4 * h * n * m + rest + 3 * n * dim, 6 * h * n * m + rest + 2 * n * dim
+
+
 _MODULES = "archlib.views.leaves"
 register_kind("to_tokens", plain, f"{_MODULES}:to_tokens", view=True)
 register_kind("take_token", plain, f"{_MODULES}:take_token", view=True)
 register_kind("cls_token", lambda op: plain(op, params=op.attrs["dim"]), f"{_MODULES}:cls_token")
 register_kind("pos_embed", lambda op: plain(op, params=math.prod(op.out_shape), elementwise=math.prod(op.out_shape)),
               f"{_MODULES}:pos_embed")
-register_kind("attention", _softmax_cost, f"{_MODULES}:attention", fvcore="matmul")
-register_kind("favor", _favor_cost, f"{_MODULES}:favor", fvcore="matmul")
+register_kind("attention", _softmax_cost, f"{_MODULES}:attention", fvcore="matmul", memory=_softmax_memory)
+register_kind("favor", _favor_cost, f"{_MODULES}:favor", fvcore="matmul", memory=_favor_memory)
 
 
 # -- cost against sequence length (the Performers page) -------------------------

@@ -51,6 +51,9 @@ class OpKind:
     (None: fvcore counts nothing); `view` says its output aliases its input (no memory);
     `module` names the factory of its torch leaf module as "package.module:function" taking
     the op's attrs, resolved only when a model is built, so the core never imports torch.
+    `memory` gives (elements the op holds while it runs beyond its output, elements it keeps
+    for the backward pass beyond its output); None: both are its matmul outputs beyond its
+    output (activations - out_elems).
     """
 
     name: str
@@ -58,6 +61,7 @@ class OpKind:
     module: str
     fvcore: str | None = None
     view: bool = False
+    memory: Callable[[Op], tuple[int, int]] | None = None
 
 
 #: every op kind, by name; families, attention and the importers add theirs with register_kind
@@ -65,11 +69,11 @@ KINDS: dict[str, OpKind] = {}
 
 
 def register_kind(name: str, cost: Callable[[Op], OpCost], module: str, *, fvcore: str | None = None,
-                  view: bool = False) -> OpKind:
+                  view: bool = False, memory: Callable[[Op], tuple[int, int]] | None = None) -> OpKind:
     """Register op kind `name`; registering a name twice raises."""
     if name in KINDS:
         raise ValueError(f"op kind {name!r} is registered twice")
-    KINDS[name] = kind = OpKind(name, cost, module, fvcore, view)
+    KINDS[name] = kind = OpKind(name, cost, module, fvcore, view, memory)
     return kind
 
 
@@ -86,6 +90,16 @@ def op_cost(op: Op) -> OpCost:
     return KINDS[op.kind].cost(op)
 
 
+def extra_memory(op: Op, cost: OpCost) -> tuple[int, int]:
+    """(elements `op` holds while it runs beyond its output, elements it keeps for the backward
+    pass beyond its output), per sample; see OpKind.memory."""
+    kind = KINDS[op.kind]
+    if kind.memory is not None:
+        return kind.memory(op)
+    extra = max(0, cost.activations - cost.out_elems)
+    return extra, extra
+
+
 def is_view(kind: str) -> bool:
     """True when ops of `kind` allocate nothing (their output is a view of, or is, the input)."""
     return KINDS[kind].view
@@ -97,20 +111,30 @@ def plain(op: Op, *, params: int = 0, buffers: int = 0, elementwise: int = 0) ->
 
 
 # -- the built-in kinds --------------------------------------------------------
+def _own(op: Op, **sizes: int) -> int:
+    """Parameters an op holds, less those it shares with an earlier op (an imported graph whose
+    weight tensor is read by several ops lists them in `shared`: each is counted once)."""
+    shared = op.attrs.get("shared")
+    if not shared:
+        return sum(sizes.values())
+    return sum(n for name, n in sizes.items() if name not in shared)
+
+
 def _conv2d(op: Op) -> OpCost:
     a, out = op.attrs, math.prod(op.out_shape)
     kh, kw = a["kernel"]
     per_out = a["in_ch"] // a["groups"] * kh * kw
     macs = out * per_out
     bias = out if a["bias"] else 0
-    return OpCost(a["out_ch"] * per_out + (a["out_ch"] if a["bias"] else 0), 0, macs, bias, out, out, macs)
+    params = _own(op, weight=a["out_ch"] * per_out, bias=a["out_ch"] if a["bias"] else 0)
+    return OpCost(params, 0, macs, bias, out, out, macs)
 
 
 def _linear(op: Op) -> OpCost:
     a, out = op.attrs, math.prod(op.out_shape)
     macs = out * a["in_f"]
-    return OpCost(a["in_f"] * a["out_f"] + (a["out_f"] if a["bias"] else 0), 0, macs,
-                  out if a["bias"] else 0, out, out, macs)
+    params = _own(op, weight=a["in_f"] * a["out_f"], bias=a["out_f"] if a["bias"] else 0)
+    return OpCost(params, 0, macs, out if a["bias"] else 0, out, out, macs)
 
 
 def _matmul(op: Op) -> OpCost:
@@ -121,16 +145,23 @@ def _matmul(op: Op) -> OpCost:
 
 def _bn2d(op: Op) -> OpCost:
     c, out = op.attrs["channels"], math.prod(op.out_shape)
-    return OpCost(2 * c, 2 * c + 1, 0, out, 0, out, 2 * out)
+    return OpCost(_own(op, weight=c, bias=c), _own(op, running_mean=c, running_var=c) + 1, 0, out, 0, out, 2 * out)
 
 
 def _layernorm(op: Op) -> OpCost:
-    out = math.prod(op.out_shape)
-    return OpCost(2 * op.attrs["dim"], 0, 0, out, 0, out, 5 * out)
+    """LayerNorm over the last `dim` elements, or over the trailing `shape` (an imported one);
+    `affine` / `bias` False drop the scale / shift (fvcore then counts 4 per element, not 5)."""
+    a, out = op.attrs, math.prod(op.out_shape)
+    n = math.prod(a["shape"]) if "shape" in a else a["dim"]
+    affine = a.get("affine", True)
+    params = _own(op, weight=n if affine else 0, bias=n if affine and a.get("bias", True) else 0)
+    return OpCost(params, 0, 0, out, 0, out, (5 if affine else 4) * out)
 
 
 def _window_pool(op: Op) -> OpCost:
-    return plain(op, elementwise=math.prod(op.out_shape) * op.attrs["kernel"] * op.attrs["kernel"])
+    k = op.attrs["kernel"]
+    window = k * k if isinstance(k, int) else math.prod(k)  # square (families) or (kh, kw) (imported)
+    return plain(op, elementwise=math.prod(op.out_shape) * window)
 
 
 def _adaptive_avgpool(op: Op) -> OpCost:

@@ -52,10 +52,17 @@ class Op(NamedTuple):
 
 @dataclass(frozen=True)
 class IR:
-    """A lowered model: its input shape and ops in execution order."""
+    """A lowered model: its input shape and ops in execution order.
+
+    `batch` is None when the graph runs at any batch size (every family's); an imported
+    graph whose shapes fix the batch (an ONNX file exported at batch 1) says which.
+    `notes` are what an importer wants said about the graph (ops it could not model, ...).
+    """
 
     input_shape: Shape
     ops: tuple[Op, ...]
+    batch: int | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def output(self) -> Op:
@@ -136,8 +143,8 @@ class IRBuilder:
         shapes[name] = out
         return name
 
-    def finish(self) -> IR:
-        return validate(IR(self.input_shape, tuple(self._ops)))
+    def finish(self, *, batch: int | None = None, notes: Sequence[str] = ()) -> IR:
+        return validate(IR(self.input_shape, tuple(self._ops), batch, tuple(notes)))
 
     # -- ops ----------------------------------------------------------------
     def conv(self, name: str, x: str, out_ch: int, k: int | Sequence[int], *, stride: int = 1,

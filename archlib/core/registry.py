@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archlib.core.ir import IR
-from archlib.core.knobs import Knob, resolve, with_defaults
+from archlib.core.knobs import Knob, format_value, parse_given, resolve, with_defaults
+from archlib.core.stages import StageTable
 from archlib.errors import ArchlibError
 
 #: configurations past these sizes are refused before anything is lowered or built
@@ -30,6 +31,7 @@ class Family:
     lower: Callable[[Mapping[str, Any]], IR]
     paper: str
     description: str = ""
+    stages: StageTable | None = None  # table-driven families: the `stages` knob's grammar and own table
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,45 @@ class ModelEntry:
         return with_defaults(self.family.knobs, self.defaults)
 
     def config(self, **given: Any) -> dict[str, Any]:
-        """Validated configuration: this model's defaults overridden by `given`."""
-        return resolve(self.knobs, given, model=self.name)
+        """Validated configuration: this model's defaults overridden by `given`.
+
+        A table-driven family's `stages` is always filled in: the given table in canonical
+        form, else the table the other knobs give (the registered model's own at its defaults).
+        """
+        cfg = resolve(self.knobs, given, model=self.name)
+        if self.family.stages is not None:
+            cfg["stages"] = self.family.stages.text(cfg)
+        return cfg
+
+    def overrides(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """The knobs to give to get `cfg` back: those unlike their defaults, and `stages` only
+        where it is not the table the other knobs give (so links and rebuild lines stay short)."""
+        out = {k.name: cfg[k.name] for k in self.knobs if k.name in cfg and k.name != "stages"
+               and format_value(cfg[k.name]) != format_value(k.default)}
+        table = cfg.get("stages") if self.family.stages is not None else None
+        if table:
+            try:
+                own = self.config(**out)["stages"]
+                given = {k.name: k for k in self.knobs}["stages"].parse(table)
+            except ArchlibError:
+                own, given = "", table
+            if given != own:
+                out["stages"] = given
+        return out
+
+    def notes(self, cfg: Mapping[str, Any]) -> list[str]:
+        """What a reader of this configuration should know: knobs a custom table makes inert."""
+        table = self.family.stages
+        if table is None or not table.overrides:
+            return []
+        if "stages" not in self.overrides(cfg):
+            return []
+        return [f"stages takes precedence over {', '.join(table.overrides)}: with a custom stage table they "
+                f"do not shape the network."]
+
+    def parse_text(self, given: Mapping[str, str]) -> dict[str, Any]:
+        """Knob values written as text (a URL, the CLI, the results CSV), typed; only those given."""
+        return parse_given(self.knobs, given, model=self.name, text=True)
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -67,12 +106,27 @@ def register(family: Family, name: str, *, description: str = "", **defaults: An
     return entry
 
 
+#: (does a name belong to it, entry for the name): models from outside the catalogue (archlib.importers)
+_RESOLVERS: list[tuple[Callable[[str], bool], Callable[[str], ModelEntry]]] = []
+
+
+def register_resolver(claims: Callable[[str], bool], resolve: Callable[[str], ModelEntry]) -> None:
+    """Let `resolve` answer `get` for the unregistered names `claims` accepts (`onnx:<sha256>`,
+    `path/model.onnx`); such models are not listed by `names`."""
+    _RESOLVERS.append((claims, resolve))
+
+
 def get(name: str) -> ModelEntry:
-    """The registered model `name`; unknown names raise with the known ones."""
+    """The registered model `name` (or an imported one a resolver claims); unknown names raise
+    with the known ones."""
     _load_families()
     try:
         return _MODELS[name]
     except (KeyError, TypeError):
+        if isinstance(name, str):
+            for claims, resolve in _RESOLVERS:
+                if claims(name):
+                    return resolve(name)
         shown = repr(name)[:80]
         raise ArchlibError(f"unknown model {shown}; known models: {', '.join(sorted(_MODELS))}.") from None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -24,3 +25,8 @@ def round_repeats(n: int, depth: float) -> int:
 def compound(phi: float, alpha: float, beta: float, gamma: float) -> tuple[float, float, float]:
     """EfficientNet compound scaling: (depth, width, resolution) multipliers = alpha^phi, beta^phi, gamma^phi."""
     return alpha ** phi, beta ** phi, gamma ** phi
+
+
+def ratio_channels(channels: int, ratio: float) -> int:
+    """max(1, floor(channels x ratio)) in exact decimal arithmetic: SE squeeze widths (0.25 -> in // 4)."""
+    return max(1, math.floor(channels * Fraction(f"{ratio:.12g}")))

@@ -38,20 +38,14 @@ def dominated(p: tuple[float, float], q: tuple[float, float]) -> bool:
     return q[0] <= p[0] and q[1] >= p[1] and (q[0] < p[0] or q[1] > p[1])
 
 
-def frontier_brute(costs: Sequence[float | None], accs: Sequence[float | None]) -> list[int]:
-    """The O(n^2) definition, for tests: every valid point no other point dominates."""
-    pts = [(i, (costs[i], accs[i])) for i in range(len(costs)) if _finite(costs[i]) and _finite(accs[i])]
-    keep = [i for i, p in pts if not any(dominated(p, q) for j, q in pts if j != i)]
-    return sorted(keep, key=lambda i: (costs[i], -accs[i], i))
-
-
 def frontier_by(records: Iterable[Mapping[str, Any]], cost: str, acc: str,
                 group: str | Callable[[Mapping[str, Any]], Hashable] | None = None) -> dict[Hashable, list[int]]:
-    """Per group (a column name or a function of the record; None: one group "all"), the
-    indices into `records` of that group's frontier, by increasing cost."""
+    """Per group (a column name or a function of the record; None: one group "all", present
+    even when there are no records), the indices into `records` of that group's frontier, by
+    increasing cost."""
     recs = list(records)
     key = (lambda r: "all") if group is None else (lambda r: r.get(group)) if isinstance(group, str) else group
-    groups: dict[Hashable, list[int]] = {}
+    groups: dict[Hashable, list[int]] = {"all": []} if group is None else {}
     for i, r in enumerate(recs):
         groups.setdefault(key(r), []).append(i)
     out = {}

@@ -43,7 +43,7 @@ NUMERIC: dict[str, tuple[float, float, str]] = {
 REQUIRED = TEXT_COLUMNS + tuple(NUMERIC) + ("source_location", "notes", "latency_device", "latency_group",
                                             "latency_other", "macs_as_reported", "archlib_model",
                                             "archlib_knobs")
-MAX_KNOBS_TEXT = 200
+MAX_KNOBS_TEXT = 1400  # a whole configuration, a stage table (at most 1000 characters) included
 _OTHER_LATENCY = re.compile(r"(Pixel \d)\s*:\s*([0-9.]+)\s*ms")
 
 
@@ -134,9 +134,7 @@ def parse_knobs(model: str, text: str) -> dict[str, Any]:
             raise ArchlibError(f"archlib_knobs part {part[:40]!r} is not allowed: write name=value pairs "
                                "separated by ';' (e.g. width=0.75;resolution=192).")
         given[name.strip()] = value.strip()
-    entry = registry.get(model)
-    cfg = entry.config(**given)
-    return {k: cfg[k] for k in given}
+    return registry.get(model).parse_text(given)
 
 
 def _number(col: str, raw: str, line: int) -> float | None:

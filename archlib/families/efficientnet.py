@@ -5,6 +5,11 @@ kxk depthwise, SE (squeeze = max(1, block input channels // 4), SiLU, sigmoid ga
 linear 1x1 projection, residual when shape is kept; SiLU everywhere, BN eps 1e-3 (the TF
 reference's; torchvision uses 1e-5 for B0-B4, which changes no count).
 
+`stages` is the stage table (rows t, k, s, c, n, optional se and f; see archlib.core.stages):
+B0's Table 1 by default, any table of MBConv and Fused-MBConv rows otherwise. The stem (32)
+and head (1280) stay the family's and scale with width; width, depth and phi multiply a
+custom table exactly as they multiply Table 1.
+
 Knob semantics (one rule, no sentinels): `width`, `depth` and `resolution` are the
 network at phi = 0, and phi scales all three at once by the paper's compound rule:
 
@@ -21,14 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from archlib.core.blocks import Norm, inverted_residual
+from archlib.core.blocks import Norm, fused_inverted_residual, inverted_residual
 from archlib.core.ir import IR, IRBuilder
-from archlib.core.knobs import Knob, depth, num_classes, resolution, width
+from archlib.core.knobs import Knob, depth, num_classes, resolution, stages, width
 from archlib.core.registry import Family, register
-from archlib.core.scaling import compound, make_divisible, round_repeats
+from archlib.core.scaling import compound, make_divisible, ratio_channels, round_repeats
+from archlib.core.stages import MBRow, StageTable, check_resolution, mbconv_grammar, stage_groups
 from archlib.errors import ArchlibError
 
 BN_EPS = 1e-3
@@ -37,28 +42,50 @@ NORM = Norm(BN_EPS, 0.1)  # torchvision: BatchNorm2d(eps=1e-3) with PyTorch's de
 MAX_WIDTH, MAX_DEPTH, MAX_RESOLUTION = 8.0, 8.0, 2048
 
 
-@dataclass(frozen=True)
-class Row:
-    t: int  # expansion ratio of the MBConv
-    k: int  # depthwise kernel size
-    s: int  # stride of the first layer
-    c: int  # output channels
-    n: int  # layers
-
+SE = 0.25  # squeeze width = max(1, block input channels // 4)
+#: the `stages` grammar of both EfficientNet families: MBConv rows with SE 0.25, Fused-MBConv rows (f1) without
+GRAMMAR = mbconv_grammar(se=SE, fused=True)
 
 # Table 1 of the paper (EfficientNet-B0 baseline); stage 1 (stem) and stage 9 (head) are below
 STEM = 32
-TABLE = (Row(1, 3, 1, 16, 1), Row(6, 3, 2, 24, 2), Row(6, 5, 2, 40, 2), Row(6, 3, 2, 80, 3),
-         Row(6, 5, 1, 112, 3), Row(6, 5, 2, 192, 4), Row(6, 3, 1, 320, 1))
+TABLE = tuple(MBRow(t, k, s, c, n, SE) for t, k, s, c, n in (
+    (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1)))
 HEAD = 1280
 
 
-def mbconv(b: IRBuilder, x: str, out_ch: int, t: float, k: int, stride: int) -> str:
+def mbconv(b: IRBuilder, x: str, out_ch: int, row: MBRow, stride: int) -> str:
     """The shared inverted residual with EfficientNet's numbers: expand to make_divisible(in x t)
-    (none when that is the input width), kxk depthwise, SE squeezing to max(1, in // 4), SiLU."""
+    (none when that is the input width), kxk depthwise, SE squeezing to max(1, in x se), SiLU."""
     in_ch = b.shape(x)[0]
-    return inverted_residual(b, x, out_ch, hidden=make_divisible(in_ch * t), kernel=k, stride=stride, act="silu",
-                             se_ch=max(1, in_ch // 4), se_act="silu", norm=NORM)
+    se_ch = ratio_channels(in_ch, row.se) if row.se else 0
+    return inverted_residual(b, x, out_ch, hidden=make_divisible(in_ch * row.t), kernel=row.k, stride=stride,
+                             act="silu", se_ch=se_ch, se_act="silu", norm=NORM)
+
+
+def fused_mbconv(b: IRBuilder, x: str, out_ch: int, row: MBRow, stride: int) -> str:
+    """The shared Fused-MBConv: kxk expand conv to make_divisible(in x t) -> linear 1x1 projection
+    (one kxk conv when that is the input width), SiLU; SE only where the row asks for it."""
+    in_ch = b.shape(x)[0]
+    se_ch = ratio_channels(in_ch, row.se) if row.se else 0
+    return fused_inverted_residual(b, x, out_ch, hidden=make_divisible(in_ch * row.t), kernel=row.k,
+                                   stride=stride, act="silu", se_ch=se_ch, norm=NORM)
+
+
+def build_stages(b: IRBuilder, x: str, rows: tuple[MBRow, ...], w: float, d: float) -> str:
+    """The table's stages s1..sN: channels make_divisible(c x w), ceil(n x d) layers, MBConv or fused."""
+    for i, row in enumerate(rows, 1):
+        out_ch = make_divisible(row.c * w)
+        block = fused_mbconv if row.f else mbconv
+        for j in range(round_repeats(row.n, d)):
+            with b.scope(f"s{i}", f"b{j + 1}"):
+                x = block(b, x, out_ch, row, row.s if j == 0 else 1)
+    return x
+
+
+def strides(rows: tuple[MBRow, ...]) -> list[tuple[int, str, int]]:
+    """(row, field, stride) of each row, for the resolution check."""
+    return [(i, "s", r.s) for i, r in enumerate(rows, 1)]
 
 
 def classifier(b: IRBuilder, x: str, head_ch: int, dropout: float, classes: int, *, eps: float = BN_EPS) -> str:
@@ -87,13 +114,11 @@ def effective(cfg: Mapping[str, Any]) -> tuple[float, float, int]:
 
 def lower(cfg: Mapping[str, Any]) -> IR:
     w, d, res = effective(cfg)
+    rows = STAGES.rows(cfg)
+    check_resolution(res, strides(rows))
     b = IRBuilder((3, res, res))
     x = b.conv_bn_act("stem", b.input, make_divisible(STEM * w), 3, stride=2, act="silu", eps=BN_EPS)
-    for i, row in enumerate(TABLE, 1):
-        out_ch = make_divisible(row.c * w)
-        for j in range(round_repeats(row.n, d)):
-            with b.scope(f"s{i}", f"b{j + 1}"):
-                x = mbconv(b, x, out_ch, row.t, row.k, row.s if j == 0 else 1)
+    x = build_stages(b, x, rows, w, d)
     classifier(b, x, make_divisible(HEAD * w), cfg["dropout"], cfg["num_classes"])
     return b.finish()
 
@@ -115,7 +140,9 @@ KNOBS = (
     dropout(0.2),
     num_classes(),
 )
-FAMILY = Family("EfficientNet", KNOBS, lower, paper="Tan & Le 2019, arXiv:1905.11946",
+STAGES = StageTable(GRAMMAR, lambda cfg: TABLE, stage_groups)
+KNOBS += (stages(GRAMMAR, "width, depth and phi scale it as they scale Table 1"),)
+FAMILY = Family("EfficientNet", KNOBS, lower, paper="Tan & Le 2019, arXiv:1905.11946", stages=STAGES,
                 description="MBConv + SE with SiLU; compound scaling of depth, width and resolution by phi. "
                             "width/depth/resolution are the phi = 0 network; phi scales them by "
                             "beta^phi, alpha^phi, gamma^phi.")

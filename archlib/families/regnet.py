@@ -13,6 +13,14 @@ head: global pool and a fully connected layer.
 code: nearest multiple, ties to even) or "torchvision" (ties up, and never more than 10%
 below). Of the presets they part only on X-400MF, Y-800MF, Y-8GF and X/Y-4.0GF: that is why
 torchvision's regnet_x_400mf, regnet_y_800mf and regnet_y_8gf differ from pycls's models.
+
+`stages` is the per-stage table the six numbers make, and any other: one row per stage,
+d blocks, w width, g group width, b bottleneck ratio in the paper's sense (w divided by the
+bottleneck width, so pycls's bot_mul is 1/b); every stage starts with a stride-2 block and
+SE follows `se_ratio`. regnet_y_400mf is d1w48g8b1-d3w104g8b1-d6w208g8b1-d6w440g8b1. A
+custom table takes precedence over w0, wa, wm, blocks, group_width, bottleneck_ratio and
+rounding (the analysis says so in its notes). Widths go up to 8192: RegNetY-128GF's last
+stage is 7392 wide.
 """
 from __future__ import annotations
 
@@ -23,8 +31,10 @@ from typing import Any
 
 from archlib.core.ir import IR, IRBuilder
 from archlib.core.knobs import Knob, num_classes, resolution
+from archlib.core.knobs import stages as stages_knob
 from archlib.core.registry import Family, register
 from archlib.core.scaling import make_divisible
+from archlib.core.stages import Field, Grammar, StageTable, check_resolution, stage_groups
 from archlib.errors import ArchlibError
 
 QUANT = 8  # every block width is a multiple of 8
@@ -33,9 +43,31 @@ STEM = 32
 
 @dataclass(frozen=True)
 class Stage:
-    w: int  # output width of each block
+    """One stage: the `stages` keys."""
+
     d: int  # blocks
+    w: int  # output width of each block
     g: int  # group width, after the compatibility adjustment
+    b: float = 1.0  # bottleneck ratio: w / bottleneck width (the paper's b; pycls's bot_mul is 1 / b)
+
+    @property
+    def w_b(self) -> int:
+        """The bottleneck width w / b."""
+        return int(round(self.w / self.b))
+
+
+def check_row(i: int, st: Stage) -> None:
+    """The group conv needs the bottleneck width w / b to be a whole multiple of the group width g."""
+    exact = st.w / st.b
+    if abs(exact - st.w_b) > 1e-9 * exact or st.w_b % st.g:
+        raise ArchlibError(f"stages row {i}, field w: w{st.w} is not allowed; w must be divisible by g x b = "
+                           f"{st.g} x {st.b:g} (the bottleneck width w / b must be a whole multiple of the group "
+                           f"width g).")
+
+
+GRAMMAR = Grammar((Field("d", "blocks", 1, 32), Field("w", "width", 1, 8192), Field("g", "group width", 1, 4096),
+                   Field("b", "bottleneck ratio: w / bottleneck width", 0.25, 4, integer=False)),
+                  Stage, check=check_row)
 
 
 def block_widths(w0: int, wa: float, wm: float, d: int) -> list[int]:
@@ -55,7 +87,8 @@ def snap(v: int, m: int, rule: str) -> int:
 
 
 def stages(cfg: Mapping[str, Any]) -> list[Stage]:
-    """Stage widths, depths and group widths, with widths made compatible with the groups."""
+    """Stage depths, widths and group widths of w0, wa, wm and blocks, with widths made compatible
+    with the groups (the model's own table)."""
     ws = block_widths(cfg["w0"], cfg["wa"], cfg["wm"], cfg["blocks"])
     runs: list[list[int]] = []
     for w in ws:
@@ -69,7 +102,7 @@ def stages(cfg: Mapping[str, Any]) -> list[Stage]:
         v = int(max(1, w * b))
         g = min(cfg["group_width"], v)
         m = math.lcm(g, int(b)) if b > 1 else g  # keeps w * b a multiple of g for integer b
-        out.append(Stage(int(snap(v, m, cfg["rounding"]) / b), d, g))
+        out.append(Stage(d, int(snap(v, m, cfg["rounding"]) / b), g, float(f"{1 / b:.12g}")))
     return out
 
 
@@ -97,16 +130,26 @@ def check(cfg: Mapping[str, Any]) -> None:
                            f"(1, 2, 3, 4) or one over an integer (0.5, 0.25) in [0.25, 4].")
 
 
-def lower(cfg: Mapping[str, Any]) -> IR:
+def own_table(cfg: Mapping[str, Any]) -> tuple[Stage, ...]:
+    """The table w0, wa, wm, blocks, group_width, bottleneck_ratio and rounding give."""
     check(cfg)
+    return tuple(stages(cfg))
+
+
+STAGES = StageTable(GRAMMAR, own_table, stage_groups,
+                    overrides=("w0", "wa", "wm", "blocks", "group_width", "bottleneck_ratio", "rounding"))
+
+
+def lower(cfg: Mapping[str, Any]) -> IR:
+    rows = STAGES.rows(cfg)
+    check_resolution(cfg["resolution"], [(i, "", 2) for i in range(1, len(rows) + 1)])
     b = IRBuilder((3, cfg["resolution"], cfg["resolution"]))
     x = b.conv_bn_act("stem", b.input, STEM, 3, stride=2)
-    for i, st in enumerate(stages(cfg), 1):
-        w_b = int(round(st.w * cfg["bottleneck_ratio"]))
+    for i, st in enumerate(rows, 1):
         for j in range(st.d):
             with b.scope(f"s{i}", f"b{j + 1}"):
                 se_ch = max(1, int(round(cfg["se_ratio"] * b.shape(x)[0]))) if cfg["se_ratio"] else 0
-                x = res_bottleneck(b, x, st.w, 2 if j == 0 else 1, w_b, st.g, se_ch)
+                x = res_bottleneck(b, x, st.w, 2 if j == 0 else 1, st.w_b, st.g, se_ch)
     with b.scope("head"):
         x = b.flatten("flatten", b.adaptive_avgpool("pool", x, 1))
         b.linear("fc", x, cfg["num_classes"])
@@ -130,13 +173,15 @@ def knobs(se_ratio: float) -> tuple[Knob, ...]:
              "torchvision (ties up, at most 10% below)", choices=("pycls", "torchvision")),
         resolution(224, 32, 1024),
         num_classes(),
+        stages_knob(GRAMMAR, "one row per stage, each starting with a stride-2 block; it takes precedence over "
+                    "w0, wa, wm, blocks, group_width, bottleneck_ratio and rounding"),
     )
 
 
 PAPER = "Radosavovic et al. 2020, Designing Network Design Spaces, arXiv:2003.13678"
-REGNET_X = Family("RegNetX", knobs(0.0), lower, paper=PAPER,
+REGNET_X = Family("RegNetX", knobs(0.0), lower, paper=PAPER, stages=STAGES,
                   description="Quantized-linear widths and depths; ResNeXt bottleneck blocks, no SE.")
-REGNET_Y = Family("RegNetY", knobs(0.25), lower, paper=PAPER,
+REGNET_Y = Family("RegNetY", knobs(0.25), lower, paper=PAPER, stages=STAGES,
                   description="RegNetX with squeeze-and-excitation (se_ratio 0.25 of the block input).")
 
 

@@ -19,8 +19,6 @@ from archlib.core.knobs import Knob, num_classes, resolution
 from archlib.core.registry import Family, register
 from archlib.families.alexnet import conv_relu
 
-N_FIRE = 8  # fire2 .. fire9
-
 
 @dataclass(frozen=True)
 class Version:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,13 @@ def default_threads() -> int:
     import torch
 
     return torch.get_num_threads()
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; os.cpu_count() where there is none)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 def cpu_model() -> str:
     try:
@@ -93,6 +101,19 @@ def available_memory(device: str) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
+_PID = re.compile(r"\(pid (\d{1,10}),")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (a pid past the kernel's range: none)
+        return False
+    except PermissionError:  # someone else's, alive
+        return True
+    return True
+
+
 class MeasurementBusy(ArchlibError):
     """Another measurement holds this host's lock longer than the caller would wait."""
 
@@ -110,10 +131,16 @@ class HostLock:
         self._f = None
 
     def holder(self) -> str:
+        """Who holds the lock, as its holder wrote it; never a process that has exited (a
+        SIGKILLed holder leaves its text behind, and a forked child may still hold the lock)."""
         try:
-            return self.path.read_text(encoding="utf-8").strip() or "another measurement"
+            text = self.path.read_text(encoding="utf-8").strip()
         except OSError:
             return "another measurement"
+        pid = _PID.search(text)
+        if not text or (pid and not _alive(int(pid.group(1)))):
+            return "another measurement"
+        return text
 
     def __enter__(self) -> HostLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)

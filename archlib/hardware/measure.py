@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import archlib
-from archlib.core.knobs import Knob, resolve
+from archlib.core.knobs import Knob, parse_given, resolve
 from archlib.errors import ArchlibError
 from archlib.hardware import allocator, backends
-from archlib.hardware.host import available_memory, cuda_available, default_threads
+from archlib.hardware.gate import admit
+from archlib.hardware.host import available_memory, cuda_available, usable_cpus
 
 BACKENDS = ("eager", "compile")
 #: the settings every measurement takes; one schema for the API, the CLI and the app
@@ -27,8 +28,10 @@ SETTINGS: tuple[Knob, ...] = (
     Knob("device", "choice", "cpu", "where it runs", choices=("cpu", "cuda")),
     Knob("batch", "int", 1, "images per forward pass", lo=1, hi=1024, step=1),
     # 1 by default: comparable with the published single-core mobile latencies, and stable on a
-    # shared host (with more threads than free cores, OpenMP's spinning made a 15 ms pass take 2 s)
-    Knob("threads", "int", 1, "CPU threads (0: torch's default on this host)", lo=0, hi=256, step=1),
+    # shared host (with more threads than free cores, OpenMP's spinning made a 15 ms pass take 2 s;
+    # resnet50 at 256 threads on 2 cores stored 22x its 2-thread time): at most this host's cores
+    Knob("threads", "int", 1, f"CPU threads, at most the {usable_cpus()} this host lets archlib use", lo=1,
+         hi=usable_cpus(), step=1),
     Knob("dtype", "choice", "float32", "number format", choices=("float32", "bfloat16", "float16")),
     Knob("channels_last", "bool", False, "NHWC memory format"),
     Knob("backend", "choice", "eager", "eager PyTorch, or torch.compile (inference; its first call compiles, "
@@ -49,19 +52,38 @@ SLOW_MACS_PER_S = {"cpu": 3e9, "cuda": 1e12}
 
 def settings(**given: Any) -> dict[str, Any]:
     """Validated measurement settings (defaults filled in); bad values name their range."""
-    cfg = resolve(SETTINGS, given, model="measurement")
+    return _checked(lambda: resolve(SETTINGS, given, model="measurement"))
+
+
+def parse_settings(given: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given as text (the CLI, URLs), typed: only those given, as `settings` takes them."""
+    return _checked(lambda: parse_given(SETTINGS, given, model="measurement", text=True), fill=False)
+
+
+def _checked(parse: Callable[[], dict[str, Any]], *, fill: bool = True) -> dict[str, Any]:
+    try:
+        cfg = parse()
+    except ArchlibError as e:
+        if str(e).startswith("threads="):
+            raise ArchlibError(f"{e} The most is this host's {usable_cpus()} usable CPUs: more threads only "
+                               "contend for them and time the contention.") from None
+        raise
+    if not fill:
+        return cfg
     if cfg["device"] == "cuda" and not cuda_available():
         raise ArchlibError("device='cuda' is not allowed: this host has no CUDA GPU; device must be cpu.")
     if cfg["device"] == "cpu" and cfg["dtype"] == "float16":
         raise ArchlibError("dtype='float16' is not allowed on cpu: use float32 or bfloat16 (float16 needs cuda).")
-    if cfg["threads"] == 0:
-        cfg["threads"] = default_threads()
     return cfg
 
 
 def check_bounds(analysis: archlib.Analysis, cfg: Mapping[str, Any], *, training: bool = False) -> dict[str, int]:
     """Refuse a measurement that would not fit in memory or in the MACs budget; returns the
     analytic memory (bytes) it plans for. Nothing is allocated here."""
+    fixed = analysis.ir.batch
+    if fixed is not None and cfg["batch"] != fixed:
+        raise ArchlibError(f"batch={cfg['batch']} is not allowed for {analysis.model}: its graph fixes the batch at "
+                           f"{fixed} (the file's input does); measure it with batch {fixed}.")
     dtype = "float32" if cfg["dtype"] == "float32" else "bfloat16"
     mem = analysis.memory(batch=cfg["batch"], dtype=dtype, optimizer="sgd_momentum")
     need = mem["training_total"] if training else mem["inference_total"]
@@ -76,7 +98,9 @@ def check_bounds(analysis: archlib.Analysis, cfg: Mapping[str, Any], *, training
     if macs > limit:
         raise ArchlibError(f"{analysis.model} at batch {cfg['batch']} is {macs:.3g} MACs per "
                            f"{'step' if training else 'pass'}; at most {limit:.0e} are measured on {cfg['device']}.")
-    rate = SLOW_MACS_PER_S[cfg["device"]] * (max(1, cfg["threads"]) if cfg["device"] == "cpu" else 1)
+    # speed grows with threads at best up to the cores: beyond them threads only contend
+    cores = min(max(1, cfg["threads"]), usable_cpus())
+    rate = SLOW_MACS_PER_S[cfg["device"]] * (cores if cfg["device"] == "cpu" else 1)
     if 4 * macs / rate > cfg["max_seconds"]:
         raise ArchlibError(
             f"{analysis.model} at batch {cfg['batch']} ({macs:.3g} MACs per {'step' if training else 'pass'}) could "
@@ -98,7 +122,7 @@ class Timing:
     warmup_ms: float
     threads: int
     batch: int
-    peak_bytes: int | None  # measured peak (CPU: RSS high-water mark delta; CUDA: max allocated)
+    peak_bytes: int | None  # measured peak (CPU: the process's RSS high-water mark delta; CUDA: max allocated)
     analytic_bytes: int  # Analysis.memory's estimate for the same case
     macs: int  # per pass (x batch)
     wall_s: float
@@ -163,8 +187,12 @@ class PeakMemory:
             return
         hwm = _status_kb("VmHWM")
         self.peak = max(0, hwm * 1024 - self._base) if hwm is not None else None
-        self.note = ("RSS delta of the whole process (other threads included)" if self._exact else
-                     "RSS peak could not be reset: the delta is a lower bound")
+        # the high-water mark is the whole process's: in the app's server it also counts what other
+        # sessions' light work allocated meanwhile (heavy work waits at archlib.hardware.gate), and
+        # resetting it is seen by the whole process (nothing else in archlib reads it)
+        self.note = ("peak RSS of the whole process over this measurement (its high-water mark, reset at the "
+                     "start): anything else the process allocated meanwhile is included" if self._exact else
+                     "the process's peak RSS could not be reset: the delta is a lower bound")
 
 
 # -- building the case ----------------------------------------------------------
@@ -289,7 +317,8 @@ def measure_latency(name: str, knobs: Mapping[str, Any] | None = None, **given: 
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg)
     backends.check_compile(cfg)
-    with PeakMemory(cfg["device"]) as peak:
+    with admit(mem["inference_total"], f"measuring the latency of {name}", device=cfg["device"]), \
+            PeakMemory(cfg["device"]) as peak:
         with torch.inference_mode():
             fn, compile_s = _forward(name, knobs, cfg, started)
             m, warm = _time(fn, cfg, started, "latency")
@@ -312,7 +341,8 @@ def measure_training(name: str, knobs: Mapping[str, Any] | None = None, **given:
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg, training=True)
     backends.check_compile(cfg, training=True)
-    with PeakMemory(cfg["device"]) as peak:
+    with admit(mem["training_total"], f"measuring a training step of {name}", device=cfg["device"]), \
+            PeakMemory(cfg["device"]) as peak:
         model, x = prepare(name, knobs, cfg, training=True)
         classes = analysis.output_shape[-1]
         target = torch.randint(0, classes, (cfg["batch"],), device=cfg["device"])
@@ -342,11 +372,13 @@ def measure_energy(name: str, knobs: Mapping[str, Any] | None = None, *, seconds
     if not ok:
         return None, why
     analysis = archlib.analyze(name, **knobs)
-    check_bounds(analysis, cfg)
+    mem = check_bounds(analysis, cfg)
     backends.check_compile(cfg)
     started = time.perf_counter()
-    with torch.inference_mode():
-        fn, _ = _forward(name, knobs, cfg, started)
-        _warmup(fn, cfg, started + cfg["max_seconds"])
-        energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2), batch=cfg["batch"])
+    with admit(mem["inference_total"], f"measuring the energy of {name}", device=cfg["device"]):
+        with torch.inference_mode():
+            fn, _ = _forward(name, knobs, cfg, started)
+            _warmup(fn, cfg, started + cfg["max_seconds"])
+            energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2),
+                                   batch=cfg["batch"])
     return energy, why

@@ -19,10 +19,14 @@ from typing import Any
 import archlib
 from archlib.core.cost import op_cost
 from archlib.core.ir import Op
+from archlib.core.knobs import Knob
 from archlib.hardware import measure
+from archlib.hardware.gate import admit
 
+#: every class op_class returns, in the order the summary lists them
 CLASSES = ("dense conv", "pointwise conv (1x1)", "group conv", "depthwise conv", "squeeze-excite",
-           "linear / matmul", "elementwise (BN, act, add, pool)")
+           "linear / matmul", "attention (matmuls)", "other MACs", "elementwise (BN, act, add, pool)")
+RUNS = Knob("runs", "int", 3, "profiled forward passes", lo=1, hi=50)
 
 
 @dataclass
@@ -73,7 +77,7 @@ def op_class(op: Op) -> str:
         if a["groups"] > 1:
             return "group conv"
         return "pointwise conv (1x1)" if tuple(a["kernel"]) == (1, 1) else "dense conv"
-    if op.kind in ("attention", "favor"):
+    if op.kind in ("attention", "favor", "sdpa"):
         return "attention (matmuls)"
     if op.kind in ("linear", "matmul"):
         return "linear / matmul"
@@ -118,27 +122,26 @@ def profile(name: str, knobs: Mapping[str, Any] | None = None, *, runs: int = 3,
     import torch
     from torch.profiler import ProfilerActivity
 
-    knobs, cfg = dict(knobs or {}), measure.settings(**given)
-    if not 1 <= runs <= 50:
-        raise archlib.ArchlibError(f"runs={runs!r} is not allowed: runs must be an integer in [1, 50].")
+    knobs, cfg, runs = dict(knobs or {}), measure.settings(**given), RUNS.parse(runs)
     analysis = archlib.analyze(name, **knobs)
-    measure.check_bounds(analysis, cfg)
-    model, x = measure.prepare(name, knobs, cfg)
+    mem = measure.check_bounds(analysis, cfg)
     cuda = cfg["device"] == "cuda"
-    handles = _label_modules(model, {r.name for r in analysis.rows})
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    try:
-        with torch.inference_mode():
-            for _ in range(2):
-                model(x)
-            with torch.profiler.profile(activities=acts) as prof:
-                for _ in range(runs):
+    with admit(mem["inference_total"], f"profiling {name}", device=cfg["device"]):
+        model, x = measure.prepare(name, knobs, cfg)
+        handles = _label_modules(model, {r.name for r in analysis.rows})
+        try:
+            with torch.inference_mode():
+                for _ in range(2):
                     model(x)
-                if cuda:
-                    torch.cuda.synchronize()
-    finally:
-        for h in handles:
-            h.remove()
+                with torch.profiler.profile(activities=acts) as prof:
+                    for _ in range(runs):
+                        model(x)
+                    if cuda:
+                        torch.cuda.synchronize()
+        finally:
+            for h in handles:
+                h.remove()
     events = {e.key: e for e in prof.key_averages()}
     return OpProfile(name, knobs, cfg, runs, _layers(analysis, events, cuda, runs, cfg["batch"]),
                      _operators(events.values(), cuda, runs))
@@ -170,12 +173,12 @@ def class_summary(layers: Iterable[LayerTime]) -> list[dict[str, Any]]:
         a[2] += lt.macs_share
         a[3] += lt.time_share
     out = []
-    for cls in CLASSES:
-        if cls in acc:
-            macs, ms, ms_share, t_share = acc[cls]
-            out.append({"class": cls, "macs": int(macs), "time_ms": ms, "macs_share": ms_share,
-                        "time_share": t_share, "macs_per_ms": macs / ms if ms > 0 else math.nan,
-                        "slowdown": t_share / ms_share if ms_share > 0 else math.nan})
+    # every class seen is listed (known ones in CLASSES order): a layer never drops out of the summary
+    for cls in sorted(acc, key=lambda c: (CLASSES.index(c) if c in CLASSES else len(CLASSES), c)):
+        macs, ms, ms_share, t_share = acc[cls]
+        out.append({"class": cls, "macs": int(macs), "time_ms": ms, "macs_share": ms_share,
+                    "time_share": t_share, "macs_per_ms": macs / ms if ms > 0 else math.nan,
+                    "slowdown": t_share / ms_share if ms_share > 0 else math.nan})
     return out
 
 

@@ -51,8 +51,12 @@ class Softmax(nn.Module):
 
 
 class Concat(nn.Module):
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(xs, dim=1)
+        return torch.cat(xs, dim=self.dim)
 
 
 class ChannelShuffle(nn.Module):
@@ -99,7 +103,9 @@ def bn2d(a: A) -> nn.Module:
 
 
 def layernorm(a: A) -> nn.Module:
-    return nn.LayerNorm(a["dim"], eps=a["eps"])
+    # families: over the last `dim`; imported graphs: over the trailing `shape`, maybe without scale/shift
+    return nn.LayerNorm(a.get("shape", a.get("dim")), eps=a["eps"], elementwise_affine=a.get("affine", True),
+                        bias=a.get("bias", True))
 
 
 def act(a: A) -> nn.Module:
@@ -111,11 +117,12 @@ def softmax(a: A) -> nn.Module:
 
 
 def maxpool2d(a: A) -> nn.Module:
-    return nn.MaxPool2d(a["kernel"], a["stride"], a["padding"], ceil_mode=a["ceil_mode"])
+    return nn.MaxPool2d(a["kernel"], a["stride"], a["padding"], a.get("dilation", 1), ceil_mode=a["ceil_mode"])
 
 
 def avgpool2d(a: A) -> nn.Module:
-    return nn.AvgPool2d(a["kernel"], a["stride"], a["padding"], ceil_mode=a["ceil_mode"])
+    return nn.AvgPool2d(a["kernel"], a["stride"], a["padding"], ceil_mode=a["ceil_mode"],
+                        count_include_pad=a.get("count_include_pad", True))
 
 
 def adaptive_avgpool2d(a: A) -> nn.Module:
@@ -139,7 +146,7 @@ def mul(a: A) -> nn.Module:
 
 
 def concat(a: A) -> nn.Module:
-    return Concat()
+    return Concat(a.get("dim", 1))
 
 
 def channel_shuffle(a: A) -> nn.Module:

@@ -1,0 +1,1 @@
+"""The live graph component and its page glue (see component.py and panel.py)."""

@@ -1,0 +1,1 @@
+"""The upload page: bring your own model (an ONNX file)."""
