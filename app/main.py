@@ -28,6 +28,7 @@ PAGES = (
     ("pareto.py", "Pareto", ":material/scatter_plot:", state.PARETO),
     ("performer.py", "Performer", ":material/bolt:", state.PERFORMER),
     ("upload.py", "Your model", ":material/upload_file:", state.UPLOAD),
+    ("hardware.py", "Hardware", ":material/memory:", state.HARDWARE),
 )
 
 pages = {pid: st.Page(ROOT / "pages" / f, title=title, icon=icon, url_path=pid, default=pid == state.EXPLORE)

@@ -1,4 +1,4 @@
-"""Command line: `python -m archlib list|knobs|summary|graph|measure ...`.
+"""Command line: `python -m archlib list|knobs|summary|graph|measure|calibrate|predict ...`.
 
 The model is a registered name, an ONNX file (`model.onnx`) or an uploaded one
 (`onnx:<sha256>`). Knobs are given as `--NAME VALUE` (or `--NAME=VALUE`) after the model
@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
 
-from archlib import api
+from archlib import api, latency_cli
 from archlib.core import registry
 from archlib.core.analysis import Analysis, human, parse_level
 from archlib.errors import ArchlibError
+from archlib.hardware.calibrate import DEFAULT_BUDGET_S
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("model", help="a registered model, an ONNX file or onnx:<sha256>")
     gr.add_argument("--format", choices=("dot", "svg"), default="dot")
     gr.add_argument("--level", default="block", help="op, unit, block (default) or stage")
-    gr.add_argument("--color-by", default="macs", help="macs, params, activations or elementwise")
+    gr.add_argument("--color-by", default="macs", help="macs, params, activations, elementwise or ms (predicted by "
+                                                       "this host's latency model, 1 thread)")
     gr.add_argument("--expand", default="", help="groups drawn one level finer, comma-separated (e.g. s2.b1,s4)")
     gr.add_argument("-o", "--output", help="write to this file instead of standard output")
     me = sub.add_parser("measure", help="time it on this host and store the result (extra --KNOB/--SETTING VALUE "
@@ -55,6 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument("--json", action="store_true")
     for cmd in (sm, gr, me):
         cmd.add_argument("--input", metavar="C,H,W", help="the input size of an ONNX file whose input is dynamic")
+    ca = sub.add_parser("calibrate", help="fit this host's per-op latency model (micro-benchmarks within a budget; "
+                                          "resumable)")
+    ca.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    ca.add_argument("--threads", default="1", help="CPU threads (default 1; at most this host's usable CPUs)")
+    ca.add_argument("--dtype", default="float32", help="float32 (default), bfloat16, or float16 (cuda)")
+    ca.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    ca.add_argument("--budget-s", default=str(DEFAULT_BUDGET_S), help=f"seconds to spend measuring (default "
+                                                                      f"{DEFAULT_BUDGET_S:g}; a rerun resumes)")
+    ca.add_argument("--fresh", action="store_true", help="forget this host's samples for these settings first")
+    ca.add_argument("--json", action="store_true")
+    pr = sub.add_parser("predict", help="predicted latency on this host, per layer, without running the model (extra "
+                                        "--KNOB VALUE pairs; settings: device, threads, dtype, channels_last, batch)")
+    pr.add_argument("model", help="a registered model or onnx:<sha256> (an uploaded ONNX file)")
+    pr.add_argument("--level", default="op", help="op (default), unit, block or stage")
+    pr.add_argument("--input", metavar="C,H,W", help="the input size of an ONNX file whose input is dynamic")
+    pr.add_argument("--json", action="store_true")
     return p
 
 
@@ -148,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = _cmd_knobs(args)
         elif args.cmd == "measure":
             out = _cmd_measure(args, parse_knob_args(extra))
+        elif args.cmd == "calibrate":
+            out = latency_cli.cmd_calibrate(args, extra)
+        elif args.cmd == "predict":
+            out = latency_cli.cmd_predict(args, parse_knob_args(extra), parse_input(args.input))
         elif args.cmd == "summary":
             a = api.analyze(args.model, **{**_knobs(args.model, extra), **parse_input(args.input)})
             out = json.dumps(a.to_json()) if args.json else format_table(a, args.level)
@@ -160,16 +182,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArchlibError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.cmd != "calibrate":
+            raise
+        print("interrupted: the samples measured so far are kept; run calibrate again to resume.", file=sys.stderr)
+        return 130
     if out is not None:
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0
 
 
 def _cmd_graph(args: argparse.Namespace, knobs: dict[str, Any]) -> str | None:
-    from archlib.views.blockgraph import render_svg, to_dot
+    from archlib.views.blockgraph import collapse, op_graph, render_svg, to_dot
 
     expand = [n.strip() for n in args.expand.split(",") if n.strip()]
-    g = api.graph(args.model, level=args.level, expand=expand, **{**knobs, **parse_input(args.input)})
+    knobs = {**knobs, **parse_input(args.input)}
+    if args.color_by == "ms":  # predicted by this host's latency model (1 thread), per op
+        from archlib.hardware import predict
+
+        a = api.analyze(args.model, **knobs)
+        g = op_graph(a, latency_ms=predict.predict(a, threads=1).by_name)
+        g = g if args.level == "op" else collapse(g, args.level, expand=expand)
+    else:
+        g = api.graph(args.model, level=args.level, expand=expand, **knobs)
     if args.format == "dot":
         data = to_dot(g, color_by=args.color_by).encode()
     else:

@@ -5,6 +5,7 @@ import streamlit as st
 
 import archlib
 from app.explore import parts, stages
+from app.hardware import model as hwmodel
 from app.ui import cache, charts, state, tables, widgets
 from archlib.core.analysis import human
 
@@ -37,10 +38,11 @@ except archlib.ArchlibError as e:
 shapes = f"{'×'.join(map(str, a.input_shape))} → {'×'.join(map(str, a.output_shape))}"
 st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
            + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
-parts.totals(a)
+parts.totals(a, latency=lambda box: hwmodel.latency_metric(box, model, items))
 parts.notes(a)
 mem = parts.memory(a, P)
 stages.section(model, knobs, a)
+hwmodel.offer_calibration()
 
 TABS = {"graph": ":material/account_tree: Graph", "layers": ":material/table_rows: Layers",
         "breakdown": ":material/bar_chart: Breakdown", "code": ":material/code: Rebuild",

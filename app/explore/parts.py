@@ -1,11 +1,13 @@
 """The sections of the Explore page (kept here so the page file stays a thin script)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 import archlib
+from app.hardware import model as hwmodel
 from app.ui import cache, state, tables, widgets
 from app.ui.graph import panel as graph_panel
 from archlib.core.analysis import Analysis, human
@@ -24,10 +26,13 @@ def _metric(box: Any, label: str, value: int, help: str, unit: str = "") -> None
     box.metric(label, human(value, unit), help=f"{value:,} {help}".strip(), border=True)
 
 
-def totals(a: Analysis) -> None:
-    """The headline numbers, human units with the exact values in the help."""
+def totals(a: Analysis, *, latency: Callable[[Any], None] | None = None) -> None:
+    """The headline numbers, human units with the exact values in the help; `latency` fills a sixth
+    box (this host's predicted latency, app.hardware.model)."""
     t = a.totals()
-    cols = st.columns(5)
+    cols = st.columns(6 if latency else 5)
+    if latency:
+        latency(cols[5])
     _metric(cols[0], "Parameters", t["params"], f"trainable parameters; plus {t['buffers']:,} buffers (BN statistics)")
     _metric(cols[1], "MACs", t["macs"], "multiply-accumulates of conv, linear and matmul ops, per sample")
     _metric(cols[2], "FLOPs", t["flops"], "= 2 x MACs (what FlopCounterMode reports)")
@@ -66,25 +71,31 @@ def _pick(name: str, P: dict[str, Knob], box: Any, **kw: Any) -> Any:
 
 def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
     """The live block graph (pan, zoom, hover, expand, search), its controls and downloads."""
-    c = st.columns([2.6, 3.4, 1.1, 1, 1], vertical_alignment="bottom")
+    c = st.columns([2.5, 3.9, 1.1, 1, 1], vertical_alignment="bottom")
     level = _pick("level", P, c[0], style="pills", label="Level")
     color = _pick("color", P, c[1], style="pills", label="Colour by",
                   format_func={"macs": "MACs", "params": "params", "activations": "acts",
-                               "elementwise": "elementwise"}.get)
+                               "elementwise": "elementwise", "ms": "ms"}.get)
     rankdir = _pick("rankdir", P, c[2], style="pills", label="Direction", format_func={"TB": "↓", "LR": "→"}.get)
     chosen = {"level": level, "color": color, "rankdir": rankdir}
+    latency = hwmodel.per_op(model, items) if color == "ms" else None
+    if color == "ms" and latency is None:
+        st.info("Colouring by predicted latency needs this host's latency model: calibrate it (below the totals "
+                "or on the Hardware page). Coloured by MACs meanwhile.", icon=":material/speed:")
+        color = "macs"
     n_ops = len(cache.analysis(model, items).rows)
     if level == "op" and n_ops > MAX_GRAPH_NODES:
         st.info(f"This configuration has {n_ops:,} ops; the op-level graph is drawn up to "
                 f"{MAX_GRAPH_NODES:,}. Choose the unit, block or stage level.", icon=":material/info:")
         return chosen
     sel = graph_panel.selection(PAGE, [(model, items)])
-    graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir)
+    graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir, latency=latency)
     with st.spinner("Laying out the graph…"):  # the width: a zoomed-in graph and its hover card need room
         graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
-                         height=640, help=graph_panel.EXPLORE_HELP)
-    st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters; darker = more of "
-               "the chosen cost. Graph totals equal the table's at every level and with any groups expanded.")
+                         height=640, help=graph_panel.EXPLORE_HELP, latency=latency)
+    st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters"
+               + (", predicted ms on this host" if latency else "") + "; darker = more of the chosen cost. Graph "
+               "totals equal the table's at every level and with any groups expanded.")
     graph_panel.selected_rows(model, items, sel)
     st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
     tables.show_stages(cache.analysis(model, items))
@@ -106,7 +117,7 @@ def _filter(df: pd.DataFrame, q: str) -> pd.DataFrame:
 
 def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
     """The per-layer table: sortable (click a header), filterable, downloadable."""
-    df = cache.layer_table(model, items)
+    df = hwmodel.with_predicted(cache.layer_table(model, items), model, items)
     c = st.columns([4, 2], vertical_alignment="bottom")
     q = _pick("q", P, c[0], label="Filter", placeholder="name or operator, e.g. s3 conv2d")
     c[1].download_button(f"CSV of all {len(df):,} layers", lambda: cache.layer_csv(model, items),
@@ -117,8 +128,8 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
     fmt = dict(format="localized")
     st.dataframe(
         graph_panel.highlight(shown, focus), hide_index=True, height=560, key="layer_table",
-        column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "flops", "elementwise",
-                      "activations"],
+        column_order=["name", "op", "input", "output", "params", "macs", "macs_share", "predicted_ms", "flops",
+                      "elementwise", "activations"],
         column_config={
             "name": st.column_config.TextColumn("name", pinned=True),
             "params": st.column_config.NumberColumn("params", **fmt),
@@ -128,6 +139,8 @@ def layers(model: str, items: cache.Items, a: Analysis, P: dict[str, Knob]) -> d
             "flops": st.column_config.NumberColumn("FLOPs", **fmt),
             "elementwise": st.column_config.NumberColumn("elementwise", **fmt),
             "activations": st.column_config.NumberColumn("activations", **fmt),
+            "predicted_ms": st.column_config.NumberColumn("predicted ms", format="%.4f",
+                                                          help="this host's latency model, per layer (batch 1)"),
         })
     sub = shown[["params", "macs", "activations"]].sum()
     st.caption(f"{len(shown):,} of {len(df):,} layers shown · params {human(sub['params'])} · "

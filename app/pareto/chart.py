@@ -75,6 +75,8 @@ def _hover(r: Mapping[str, Any]) -> str:
         lines.append(f"published latency {r['latency_ms']:,.1f} ms ({html.escape(str(r.get('latency_group')))})")
     if _num(r.get("measured_ms")) is not None:
         lines.append(f"measured here {r['measured_ms']:,.2f} ms")
+    if _num(r.get("predicted_ms")) is not None:
+        lines.append(f"predicted here {r['predicted_ms']:,.2f} ms")
     lines.append("<i>" + "<br>".join(textwrap.wrap(html.escape(str(r["citation"])), 70)[:4]) + "</i>")
     flags = _flags(r)
     if r.get("archlib_model"):

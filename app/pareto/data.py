@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -26,7 +26,10 @@ AXES: dict[str, tuple[str, str]] = {
     "activations": ("activations_M", "Activations (millions of conv/linear outputs, log)"),
     "latency": ("latency_ms", "Published latency (ms, log) on the chosen device"),
     "measured": ("measured_ms", "Latency measured on this host (ms, log)"),
+    "predicted": ("predicted_ms", "Latency predicted for this host (ms, log; calibrated model, nothing run)"),
 }
+#: (model, knobs) -> predicted ms on this host, or None (app.hardware.model.predictor)
+Predictor = Callable[[str, Mapping[str, Any]], "float | None"]
 RESULTS = results.load()
 FAMILIES = tuple(results.families(RESULTS))
 SOURCES = tuple(results.sources(RESULTS))
@@ -57,8 +60,9 @@ def _analytic_cached(model: str, knobs_text: str) -> tuple[tuple[str, float], ..
     return (("macs_M", t["macs"] / 1e6), ("params_M", t["params"] / 1e6), ("activations_M", t["activations"] / 1e6))
 
 
-def published(device: str, measured: Mapping[str, float]) -> pd.DataFrame:
-    """One row per published result, with every cost axis filled where known."""
+def published(device: str, measured: Mapping[str, float], predicted: Predictor | None = None) -> pd.DataFrame:
+    """One row per published result, with every cost axis filled where known (predicted latency for
+    every row archlib can build, when this host is calibrated)."""
     disagree = results.disagreements(RESULTS)
     rows = []
     for r in RESULTS:
@@ -73,6 +77,7 @@ def published(device: str, measured: Mapping[str, float]) -> pd.DataFrame:
         lat = dict(r.latencies())
         d.update(id=f"r{r.row}", label=f"{r.model}", config_key=key, activations_source=act_src,
                  latency_ms=lat.get(device), measured_ms=measured.get(key) if key else None,
+                 predicted_ms=predicted(r.archlib_model, r.knobs) if predicted and r.archlib_model else None,
                  disagreement=disagree.get(r.row, ""), what="published")
         rows.append(d)
     return pd.DataFrame(rows)
@@ -130,6 +135,10 @@ def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *
         return (f"None of the {n} results shown has been measured on this host with the current measurement "
                 "settings (device, threads, batch, dtype). Measure them in the *Measure all* tab below, or one "
                 "at a time with `python -m archlib measure MODEL`; the *Hosts* tab shows other hosts' measurements.")
+    if axis == "predicted":
+        return (f"None of the {n} results shown has a predicted latency: this host has no latency model for the "
+                "Hardware page's settings yet. Calibrate it there (about 2.5 minutes, resumable) to predict every "
+                "configuration archlib can build.")
     if axis == "latency":
         devs = sorted({d for r in RESULTS if f"r{r.row}" in set(shown["id"]) for d, _ in r.latencies()})
         return (f"None of the {n} results shown has a published latency on {view['dev']}"
@@ -139,7 +148,8 @@ def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *
 
 
 def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFrame,
-                measured: Mapping[str, float], *, accuracy: float | None = None) -> pd.DataFrame:
+                measured: Mapping[str, float], predicted: Predictor | None = None, *,
+                accuracy: float | None = None) -> pd.DataFrame:
     """The user's configurations: analytic costs, measured latency, and the published rows that
     are exactly this configuration (then it *is* those points; else `custom`, no accuracy unless
     the user entered one for the first: `user_top1`, always shown as entered by the user)."""
@@ -149,6 +159,7 @@ def user_points(configs: Iterable[tuple[str, Mapping[str, Any]]], pub: pd.DataFr
         same = pub.index[pub["config_key"] == key].tolist()
         rows.append({"id": f"u{i}", "model": model, "knobs": results.format_knobs(knobs), "config_key": key,
                      **_analytic(model, knobs), "measured_ms": measured.get(key),
+                     "predicted_ms": predicted(model, knobs) if predicted else None,
                      "published_rows": same, "custom": not same,
                      "user_top1": accuracy if i == 0 and not same else None})
     return pd.DataFrame(rows)

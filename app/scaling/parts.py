@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import archlib
+from app.hardware import latency_solver
 from app.scaling import lab
 from app.ui import charts, schema, state, tables, widgets
 from archlib.core.analysis import human
@@ -16,8 +17,9 @@ from archlib.core.knobs import Knob
 
 PAGE = state.SCALING
 CONSTRAINT_TOL = 0.10  # alpha*beta^2*gamma^2 counts as "about 2" within 10%
-UNITS = {"macs": "MACs", "params": "parameters", "latency": "ms of measured latency"}
-METRIC_LABELS = {"macs": "MACs", "params": "parameters", "latency": "latency"}
+UNITS = {"macs": "MACs", "params": "parameters", "predicted": "ms of predicted latency",
+         "latency": "ms of measured latency"}
+METRIC_LABELS = {"macs": "MACs", "params": "parameters", "predicted": "predicted latency", "latency": "latency"}
 
 
 def _pick(name: str, P: dict[str, Knob], box: Any = None, **kw: Any) -> Any:
@@ -38,9 +40,10 @@ def budget_box(P: dict[str, Knob], *, what: str) -> tuple[str, float | None]:
     except archlib.ArchlibError as e:
         c[2].error(widgets.md_escape(str(e)), icon=":material/error:")
         return metric, None
-    how = ("measured on this host (one thread, median of timed runs; stored for the Pareto page), so each "
-           "probe takes about a second and the answer is as noisy as the timings" if metric == "latency"
-           else "from archlib's analytic counts, non-decreasing in it")
+    how = {"latency": "measured on this host (one thread, median of timed runs; stored for the Pareto page), so "
+                      "each probe takes about a second and the answer is as noisy as the timings",
+           "predicted": "predicted by this host's calibrated latency model, nothing run (instant); verify the "
+                        "answer by measuring it"}.get(metric, "from archlib's analytic counts, non-decreasing in it")
     c[2].caption(f"The largest {what} whose {METRIC_LABELS[metric]} fits the budget, by bisection: {how}.")
     return metric, budget
 
@@ -48,6 +51,9 @@ def budget_box(P: dict[str, Knob], *, what: str) -> tuple[str, float | None]:
 def solve(model: str, knobs_at: Callable[[float], dict[str, Any]], metric: str, budget: float, *,
           lo: float, hi: float, name: str, step: float) -> None:
     """Run the inverse solver and show its answer; a latency budget measures only on request."""
+    if metric == "predicted":
+        latency_solver.solve(model, knobs_at, budget, lo=lo, hi=hi, name=name, step=step)
+        return
     if metric != "latency":
         sol = lab.solve_max(lambda x: lab.cost(model, knobs_at(x), metric), lo, hi, budget, step=step)
         st.markdown(_solution_text(sol, name, metric, budget, hi))

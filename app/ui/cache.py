@@ -53,36 +53,41 @@ def layer_csv(model: str, items: Items) -> bytes:
 
 
 Expand = tuple[str, ...]  # groups drawn one level finer (archlib.views.blockgraph.collapse)
+#: per-op latency in ms as a hashable cache key ((name, ms), ...): this host's predictions (app.hardware.model)
+Latency = tuple[tuple[str, float], ...] | None
 
 
-def level_graph(model: str, items: Items, level: str, expand: Expand = ()) -> nx.DiGraph:
-    """The graph of this configuration at `level` (op, unit, block or stage), `expand` drawn finer."""
+def level_graph(model: str, items: Items, level: str, expand: Expand = (), latency: Latency = None) -> nx.DiGraph:
+    """The graph of this configuration at `level` (op, unit, block or stage), `expand` drawn finer;
+    with `latency`, every node carries its ms (summed over its ops)."""
     from archlib.views.blockgraph import collapse, op_graph
 
-    g = op_graph(analysis(model, items))
+    g = op_graph(analysis(model, items), latency_ms=dict(latency) if latency is not None else None)
     return g if level == "op" else collapse(g, level, expand=expand)
 
 
-def node_max(model: str, items: Items, level: str, color: str, expand: Expand = ()) -> int:
+def node_max(model: str, items: Items, level: str, color: str, expand: Expand = (), *,
+             latency: Latency = None) -> float:
     """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
-    return max((d[color] for _, d in level_graph(model, items, level, expand).nodes(data=True)), default=0)
+    return max((d.get(color, 0) for _, d in level_graph(model, items, level, expand, latency).nodes(data=True)),
+               default=0)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
-              expand: Expand = (), *, legend: bool = False) -> bytes:
+              expand: Expand = (), *, legend: bool = False, latency: Latency = None) -> bytes:
     """The graph laid out server-side by Graphviz `dot`, with ids and data attributes on its nodes.
 
     `legend` (for downloads) adds the colour scale and each node's tooltip to the picture.
     """
-    g = level_graph(model, items, level, expand)
+    g = level_graph(model, items, level, expand, latency)
     return blockgraph.render_svg(g, color_by=color, rankdir=rankdir, top=top, legend=legend, tooltips=legend)
 
 
 def graph_png(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
-              expand: Expand = ()) -> bytes:
+              expand: Expand = (), latency: Latency = None) -> bytes:
     """PNG of the graph with its legend; called only when its download button is clicked."""
-    g = level_graph(model, items, level, expand)
+    g = level_graph(model, items, level, expand, latency)
     return blockgraph.to_png(blockgraph.to_dot(g, color_by=color, rankdir=rankdir, top=top, legend=True,
                                                tooltips=False))
 

@@ -21,7 +21,8 @@ from archlib.errors import ArchlibError
 EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER = "explore", "scaling", "compare", "concepts", "pareto", \
     "performer"
 UPLOAD = "upload"  # "Your model": an ONNX upload; its URL holds only the model (`onnx:<sha256>`)
-PAGES = (EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER, UPLOAD)
+HARDWARE = "hardware"  # this host: roofline, latency model, calibration
+PAGES = (EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER, UPLOAD, HARDWARE)
 MAX_SLOTS = 4  # Compare: configurations 1..4; slot 1 is the sidebar model
 
 
@@ -80,7 +81,7 @@ def parse_ms(text: str, *, name: str = "budget") -> float:
 
 def parse_budget(text: str, metric: str = "macs") -> float:
     """A budget in the metric's unit: MACs or parameters (400M, 1.5G), or latency in ms (25ms)."""
-    return parse_ms(text) if metric == "latency" else parse_amount(text)
+    return parse_ms(text) if metric in ("latency", "predicted") else parse_amount(text)
 
 
 def _check_budget(text: str) -> None:
@@ -100,11 +101,13 @@ def _choice(name: str, default: Any, choices: Iterable[Any], help: str) -> Knob:
 
 VIEWS = ("graph", "layers", "breakdown", "code", "crosscheck")
 METRICS = ("macs", "params", "activations", "elementwise")
+#: what can colour the graph: the counts, and ms (this host's predicted latency, app.hardware.model)
+COLORS = (*METRICS, "ms")
 
 EXPLORE_PARAMS: tuple[Knob | TextParam, ...] = (
     _choice("view", "graph", VIEWS, "the tab shown"),
     _choice("level", "block", ("stage", "block", "unit", "op"), "graph granularity"),
-    _choice("color", "macs", METRICS, "what colours the graph's nodes"),
+    _choice("color", "macs", COLORS, "what colours the graph's nodes (ms: predicted on this host)"),
     _choice("rankdir", "TB", ("TB", "LR"), "graph direction: top-bottom or left-right"),
     Knob("batch", "int", 1, "batch size for the memory estimate", lo=1, hi=4096, step=1),
     _choice("dtype", "float32", tuple(DTYPE_BYTES), "number format for the memory estimate"),
@@ -155,14 +158,15 @@ def scaling_params() -> tuple[Knob | TextParam, ...]:
             Knob("mn_rho", "float", 1.0, "MobileNet resolution multiplier rho (input = 224 rho)",
                  lo=0.25, hi=2.0, step=0.05)]
     out += [k for k in archlib.get_model(REGNET_MODEL).knobs if k.name not in ("resolution", "num_classes", "stages")]
-    out += [_choice("budget_metric", "macs", ("macs", "params", "latency"), "what the budget limits"),
+    out += [_choice("budget_metric", "macs", ("macs", "params", "predicted", "latency"),
+                    "what the budget limits (predicted: this host's latency model; latency: measured)"),
             TextParam("budget", "1G", "the budget: a count such as 400M or 1.5G, or a latency such as 25ms",
                       max_len=30, check=_check_budget)]
     return tuple(out)
 
 
 # -- Pareto --------------------------------------------------------------------------
-PARETO_AXES = ("macs", "params", "activations", "latency", "measured")
+PARETO_AXES = ("macs", "params", "activations", "latency", "measured", "predicted")
 PARETO_FRONTS = ("both", "source", "overall", "none")
 
 
@@ -237,10 +241,18 @@ PERFORMER_PARAMS: tuple[Knob, ...] = (
 )
 
 
+# -- Hardware ------------------------------------------------------------------------
+HARDWARE_VIEWS = ("roofline", "rank", "accuracy")
+HARDWARE_PARAMS: tuple[Knob, ...] = (
+    _choice("view", "roofline", HARDWARE_VIEWS, "the tab shown: the roofline, MACs vs latency, the calibration's "
+            "accuracy"),
+)
+
+
 def page_params(page: str) -> tuple[Knob | TextParam, ...]:
     """The schema of a page's own URL parameters (the model and its knobs are the codec's)."""
     fixed = {EXPLORE: EXPLORE_PARAMS, COMPARE: COMPARE_PARAMS, CONCEPTS: CONCEPTS_PARAMS,
-             PERFORMER: PERFORMER_PARAMS}
+             PERFORMER: PERFORMER_PARAMS, HARDWARE: HARDWARE_PARAMS}
     if page in fixed:
         return fixed[page]
     return {SCALING: scaling_params, PARETO: pareto_params}.get(page, tuple)()

@@ -18,6 +18,7 @@ from typing import Any
 import archlib
 from app.ui.schema import COMPARE, EXPLORE, MAX_SLOTS, PAGES, PARETO, TextParam, page_params
 from app.ui.schema import CONCEPTS as CONCEPTS  # the page ids, looked up here by the pages
+from app.ui.schema import HARDWARE as HARDWARE
 from app.ui.schema import PERFORMER as PERFORMER
 from app.ui.schema import SCALING as SCALING
 from app.ui.schema import UPLOAD as UPLOAD
@@ -25,7 +26,7 @@ from archlib.core.knobs import Knob, format_value
 from archlib.errors import ArchlibError
 
 #: pages whose URL carries the sidebar model's knobs
-KNOB_PAGES = (EXPLORE, COMPARE, PARETO)
+KNOB_PAGES = (EXPLORE, COMPARE, PARETO, HARDWARE)
 
 # -- URL keys ----------------------------------------------------------------
 MODEL = "model"

@@ -57,6 +57,27 @@ def host_info(device: str = "cpu") -> dict[str, Any]:
                     cuda=torch.version.cuda)
     return info
 
+def torch_version() -> str:
+    """torch's version as torch.__version__ says it, read from the installed package's metadata
+    (no import: looking a host up must not cost torch's import time)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:  # a source build: ask torch itself
+        import torch
+
+        return torch.__version__
+
+
+def identity(device: str = "cpu") -> dict[str, Any]:
+    """The fields host_id reads, without importing torch on the CPU (the GPU's name needs torch)."""
+    if device != "cpu":
+        return host_info(device)
+    return {"hostname": platform.node(), "cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+            "torch": torch_version(), "device": "cpu"}
+
+
 def host_id(info: Mapping[str, Any]) -> str:
     """A stable id of a host and device: the same machine, torch and device give the same id."""
     import hashlib

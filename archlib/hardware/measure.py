@@ -2,7 +2,8 @@
 
 Latency uses torch.utils.benchmark (a timed warm-up, then `adaptive_autorange`: median and
 IQR over blocks of runs, thread count set by the Timer) under `torch.inference_mode`;
-on CUDA every run ends with a synchronize. Sizes are checked against the analytic memory
+on CUDA every run ends with a synchronize. glibc's malloc thresholds are pinned first
+(archlib.hardware.allocator), so a timing does not depend on what ran before it. Sizes are checked against the analytic memory
 of the configuration (Analysis.memory) and a MACs budget *before* anything is allocated,
 and every measurement is bounded in time. torch is imported lazily.
 """
@@ -17,9 +18,11 @@ from typing import Any
 import archlib
 from archlib.core.knobs import Knob, parse_given, resolve
 from archlib.errors import ArchlibError
+from archlib.hardware import allocator, backends
 from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory, cuda_available, usable_cpus
 
+BACKENDS = ("eager", "compile")
 #: the settings every measurement takes; one schema for the API, the CLI and the app
 SETTINGS: tuple[Knob, ...] = (
     Knob("device", "choice", "cpu", "where it runs", choices=("cpu", "cuda")),
@@ -31,6 +34,9 @@ SETTINGS: tuple[Knob, ...] = (
          hi=usable_cpus(), step=1),
     Knob("dtype", "choice", "float32", "number format", choices=("float32", "bfloat16", "float16")),
     Knob("channels_last", "bool", False, "NHWC memory format"),
+    Knob("backend", "choice", "eager", "eager PyTorch, or torch.compile (inference; its first call compiles, "
+         "counted and bounded by max_seconds; the compiled module is cached per configuration)",
+         choices=BACKENDS),
     Knob("min_run_time", "float", 1.0, "seconds of timed runs (after warm-up)", lo=0.05, hi=20.0, step=0.05),
     Knob("max_seconds", "float", 60.0, "hard bound on one measurement, seconds", lo=1.0, hi=600.0, step=1.0),
 )
@@ -121,6 +127,8 @@ class Timing:
     macs: int  # per pass (x batch)
     wall_s: float
     notes: list[str] = field(default_factory=list)
+    backend: str = "eager"
+    compile_s: float | None = None  # torch.compile's first call; None: eager, or compiled earlier (cached)
 
     @property
     def macs_per_ms(self) -> float:
@@ -198,6 +206,7 @@ def prepare(name: str, knobs: Mapping[str, Any], cfg: Mapping[str, Any], *, trai
     """Build the model and a random input batch on the device, as the settings say."""
     import torch
 
+    allocator.pin()  # a timing must not depend on what this process allocated before it
     model = archlib.build(name, **knobs)
     analysis = archlib.analyze(name, **knobs)
     x = torch.randn((cfg["batch"], *analysis.input_shape))
@@ -284,6 +293,20 @@ def _torch_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def _forward(name: str, knobs: dict[str, Any], cfg: Mapping[str, Any], started: float) -> tuple[Callable, float | None]:
+    """The forward pass to time (eager, or compiled: cached per configuration) and the compile time."""
+    model, x = prepare(name, knobs, cfg)
+    if cfg["backend"] != "compile":
+        return _sync_fn(lambda: model(x), cfg["device"]), None
+    key = (name, tuple(sorted(archlib.config(name, **knobs).items())),
+           *(cfg[k] for k in ("device", "dtype", "channels_last", "batch")))
+    module, took = backends.compiled(key, lambda: model, lambda m: m(x))
+    if time.perf_counter() - started > cfg["max_seconds"] / 2:
+        raise ArchlibError(f"compiling {name} took {took or 0:.0f} s of the max_seconds={cfg['max_seconds']:g} "
+                           "bound, leaving too little to time it; the compiled module is kept: measure again.")
+    return _sync_fn(lambda: module(x), cfg["device"]), took
+
+
 @_torch_errors
 def measure_latency(name: str, knobs: Mapping[str, Any] | None = None, **given: Any) -> Timing:
     """Inference latency of one forward pass of `name` at `knobs` (settings as `given`)."""
@@ -293,14 +316,18 @@ def measure_latency(name: str, knobs: Mapping[str, Any] | None = None, **given: 
     started = time.perf_counter()
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg)
+    backends.check_compile(cfg)
     with admit(mem["inference_total"], f"measuring the latency of {name}", device=cfg["device"]), \
             PeakMemory(cfg["device"]) as peak:
-        model, x = prepare(name, knobs, cfg)
         with torch.inference_mode():
-            fn = _sync_fn(lambda: model(x), cfg["device"])
+            fn, compile_s = _forward(name, knobs, cfg, started)
             m, warm = _time(fn, cfg, started, "latency")
     macs = analysis.totals()["macs"] * cfg["batch"]
-    return _timing("latency", m, warm, cfg, peak, mem["inference_total"], macs, started)
+    t = _timing("latency", m, warm, cfg, peak, mem["inference_total"], macs, started)
+    t.backend, t.compile_s = cfg["backend"], compile_s
+    if cfg["backend"] == "compile" and compile_s is None:
+        t.notes.append("compiled module reused from this process's cache (compiled earlier)")
+    return t
 
 
 @_torch_errors
@@ -313,6 +340,7 @@ def measure_training(name: str, knobs: Mapping[str, Any] | None = None, **given:
     started = time.perf_counter()
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg, training=True)
+    backends.check_compile(cfg, training=True)
     with admit(mem["training_total"], f"measuring a training step of {name}", device=cfg["device"]), \
             PeakMemory(cfg["device"]) as peak:
         model, x = prepare(name, knobs, cfg, training=True)
@@ -345,11 +373,12 @@ def measure_energy(name: str, knobs: Mapping[str, Any] | None = None, *, seconds
         return None, why
     analysis = archlib.analyze(name, **knobs)
     mem = check_bounds(analysis, cfg)
+    backends.check_compile(cfg)
+    started = time.perf_counter()
     with admit(mem["inference_total"], f"measuring the energy of {name}", device=cfg["device"]):
-        model, x = prepare(name, knobs, cfg)
         with torch.inference_mode():
-            fn = _sync_fn(lambda: model(x), cfg["device"])
-            _warmup(fn, cfg, time.perf_counter() + cfg["max_seconds"])
+            fn, _ = _forward(name, knobs, cfg, started)
+            _warmup(fn, cfg, started + cfg["max_seconds"])
             energy = power.measure(fn, cfg["device"], seconds=min(seconds, cfg["max_seconds"] / 2),
                                    batch=cfg["batch"])
     return energy, why

@@ -32,7 +32,9 @@ from archlib.errors import ArchlibError
 from archlib.hardware.host import HostLock, host_id, host_info
 
 ENV = "ARCHLIB_DB"
-KEY_SETTINGS = ("device", "batch", "threads", "dtype", "channels_last")
+KEY_SETTINGS = ("device", "batch", "threads", "dtype", "channels_last", "backend")
+#: key settings added after rows were stored: left out of a row's key at their default, so older rows keep matching
+LATER_DEFAULTS = {"backend": "eager"}
 KINDS = ("latency", "train_step", "energy")
 #: PRAGMA user_version of the database this archlib writes (0: a database from before versions, same table)
 SCHEMA_VERSION = 1
@@ -42,6 +44,18 @@ CREATE TABLE IF NOT EXISTS measurements (
     host_id TEXT NOT NULL, model TEXT NOT NULL, config TEXT NOT NULL, settings TEXT NOT NULL,
     kind TEXT NOT NULL, host TEXT NOT NULL, result TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (host_id, model, config, settings, kind))
+"""
+#: the latency model's tables (archlib.hardware.calibrate): resumable samples and fitted models, per host and
+#: settings; created where missing in a database of any version (older archlibs ignore them)
+_CALIBRATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calibration_samples (
+    host_id TEXT NOT NULL, settings TEXT NOT NULL, sample TEXT NOT NULL, class TEXT NOT NULL,
+    op TEXT NOT NULL, value REAL NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (host_id, settings, sample));
+CREATE TABLE IF NOT EXISTS latency_models (
+    host_id TEXT NOT NULL, settings TEXT NOT NULL, torch TEXT NOT NULL, host TEXT NOT NULL,
+    model TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (host_id, settings));
 """
 
 
@@ -67,6 +81,12 @@ def db_path(path: str | os.PathLike | None = None) -> Path:
 
 def _canon(d: Mapping[str, Any]) -> str:
     return json.dumps(dict(d), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """The stored key of a measurement's settings (KEY_SETTINGS; later ones only where not default)."""
+    key = {k: settings.get(k, LATER_DEFAULTS.get(k)) for k in KEY_SETTINGS}
+    return _canon({k: v for k, v in key.items() if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])})
 
 
 class Store:
@@ -114,6 +134,7 @@ class Store:
         if not cols or version < SCHEMA_VERSION:
             con.execute(_SCHEMA)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        con.executescript(_CALIBRATION_SCHEMA)
 
     def _read(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
         """The rows of a query; a database that broke since it was opened becomes a StoreError."""
@@ -149,8 +170,8 @@ class Store:
         if kind not in KINDS:
             raise ArchlibError(f"kind={kind!r} is not allowed: kind must be one of {', '.join(KINDS)}.")
 
-        row = (host_id(host), model, _canon(archlib.config(model, **knobs)),
-               _canon({k: settings[k] for k in KEY_SETTINGS}), kind, _canon(host), _canon(result), time.time())
+        row = (host_id(host), model, _canon(archlib.config(model, **knobs)), settings_key(settings), kind,
+               _canon(host), _canon(result), time.time())
         with self._connect() as con:
             con.execute(f"INSERT OR REPLACE INTO measurements ({', '.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,?)", row)
 
@@ -179,8 +200,7 @@ class Store:
         """The stored result of exactly this measurement on this host, or None (also for a row
         that does not read back)."""
 
-        key = (host_id(host), model, _canon(archlib.config(model, **knobs)),
-               _canon({k: settings[k] for k in KEY_SETTINGS}), kind)
+        key = (host_id(host), model, _canon(archlib.config(model, **knobs)), settings_key(settings), kind)
         got = self._read(f"SELECT rowid, {', '.join(COLUMNS)} FROM measurements WHERE host_id=? AND model=? AND "
                          "config=? AND settings=? AND kind=?", key)
         row, why = _parse_row(dict(got[0])) if got else (None, "")
@@ -198,6 +218,48 @@ class Store:
             out.append({"hostname": "?", "device": "?", "cpu": "?", "torch": "?", **desc, "host_id": h,
                         "measurements": n})
         return out
+
+    # -- calibration: samples (resumable) and fitted latency models, keyed by host id and settings
+    def put_sample(self, host_id: str, settings: Mapping[str, Any], sample: str, cls: str, op: Mapping[str, Any],
+                   value: float) -> None:
+        """Keep one calibration measurement (µs of an op, or a peak) of `host_id` with `settings`."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO calibration_samples VALUES (?,?,?,?,?,?,?)",
+                        (host_id, _canon(settings), sample, cls, _canon(op), float(value), time.time()))
+
+    def samples(self, host_id: str, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The calibration measurements of exactly this host and settings (never another host's)."""
+        with self._connect() as con:
+            got = con.execute("SELECT host_id, sample, class, op, value FROM calibration_samples "
+                              "WHERE host_id=? AND settings=? ORDER BY created", (host_id, _canon(settings))).fetchall()
+        return [{"host_id": h, "sample": k, "class": c, "op": json.loads(o), "value": v} for h, k, c, o, v in got]
+
+    def delete_samples(self, host_id: str, settings: Mapping[str, Any]) -> int:
+        with self._connect() as con:
+            return con.execute("DELETE FROM calibration_samples WHERE host_id=? AND settings=?",
+                               (host_id, _canon(settings))).rowcount
+
+    def put_latency_model(self, model: Mapping[str, Any]) -> None:
+        """Keep a fitted latency model (its JSON form), replacing this host's for the same settings."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO latency_models VALUES (?,?,?,?,?,?)",
+                        (model["host_id"], _canon(model["settings"]), str(model["host"].get("torch", "")),
+                         _canon(model["host"]), _canon(model), time.time()))
+
+    def latency_model(self, host_id: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self._connect() as con:
+            got = con.execute("SELECT model FROM latency_models WHERE host_id=? AND settings=?",
+                              (host_id, _canon(settings))).fetchone()
+        return json.loads(got[0]) if got else None
+
+    def latency_models(self, *, host_id: str | None = None) -> list[dict[str, Any]]:
+        """Every stored latency model (or one host's): host id, settings, torch, host, created."""
+        sql = "SELECT host_id, settings, torch, host, created FROM latency_models"
+        with self._connect() as con:
+            got = con.execute(sql + (" WHERE host_id=?" if host_id else "") + " ORDER BY created DESC",
+                              (host_id,) if host_id else ()).fetchall()
+        return [{"host_id": h, "settings": json.loads(s), "torch": t, "host": json.loads(d), "created": c}
+                for h, s, t, d, c in got]
 
 
 def record(kind: str, model: str, knobs: Mapping[str, Any] | None = None, *, store: Store | None = None,
@@ -279,6 +341,7 @@ def _parse_row(r: dict[str, Any]) -> tuple[dict[str, Any], str]:
         r[col] = _json_dict(r[col])
         if r[col] is None:
             return r, f"{col} is not a JSON object"
+    r["settings"] = LATER_DEFAULTS | r["settings"]
     if r["kind"] not in KINDS:
         return r, f"an unknown kind {str(r['kind'])[:20]!r}"
     if any(k not in r["settings"] for k in KEY_SETTINGS):

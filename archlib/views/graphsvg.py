@@ -22,11 +22,12 @@ from archlib.core.analysis import COUNTS, human
 from archlib.core.ir import INPUT
 from archlib.errors import ArchlibError
 
-COLOR_BY = ("macs", "params", "activations", "elementwise")
+COLOR_BY = ("macs", "params", "activations", "elementwise", "ms")
 # light-to-dark sequential palette (ColorBrewer YlOrRd, 9 classes)
 _PALETTE = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
 ZERO = "#f0f0f0"  # a node with none of the cost
-LABELS = {"macs": "MACs", "params": "params", "activations": "activations", "elementwise": "elementwise ops"}
+LABELS = {"macs": "MACs", "params": "params", "activations": "activations", "elementwise": "elementwise ops",
+          "ms": "ms"}
 
 
 def _escape_id(name: str) -> str:
@@ -50,12 +51,17 @@ def shade(value: float, top: float) -> str:
     """The fill of a node with `value` of the cost on a scale from 0 to `top`."""
     if not value:
         return ZERO
-    return _PALETTE[min(len(_PALETTE) - 1, int(len(_PALETTE) * value / max(top, 1)))]
+    return _PALETTE[min(len(_PALETTE) - 1, int(len(_PALETTE) * value / _positive(top)))]
+
+
+def _positive(top: float) -> float:
+    """The top of a colour scale: itself, or 1 for an all-zero graph (ms are fractions: no floor of 1)."""
+    return top if top > 0 else 1
 
 
 def scale(top: float) -> list[tuple[str, float, float]]:
     """The legend: (colour, lower bound, upper bound) of each class of the palette."""
-    top = max(top, 1)
+    top = _positive(top)
     n = len(_PALETTE)
     return [(c, top * i / n, top * (i + 1) / n) for i, c in enumerate(_PALETTE)]
 
@@ -68,9 +74,12 @@ def _shape(s: Any) -> str:
     return "x".join(str(v) for v in s) if s else ""
 
 
-def _check(color_by: str, rankdir: str) -> None:
+def _check(color_by: str, rankdir: str, g: nx.DiGraph | None = None) -> None:
     if color_by not in COLOR_BY:
         raise ArchlibError(f"color_by={color_by!r} is not allowed: color_by must be one of {', '.join(COLOR_BY)}.")
+    if color_by == "ms" and g is not None and not any("ms" in d for _, d in g.nodes(data=True)):
+        raise ArchlibError("color_by='ms' needs a graph with latencies (op_graph(..., latency_ms=...)): measure the "
+                           "layers or calibrate this host for predicted latency.")
     if rankdir not in ("TB", "LR"):
         raise ArchlibError(f"rankdir={rankdir!r} is not allowed: rankdir must be TB or LR.")
 
@@ -83,10 +92,10 @@ def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: i
     one `top` share a colour scale. Expanded groups are clusters around their parts;
     `legend` adds the colour scale under the graph; `tooltips` adds each node's details.
     """
-    _check(color_by, rankdir)
+    _check(color_by, rankdir, g)
     if top is None:
-        top = max((d[color_by] for _, d in g.nodes(data=True)), default=0)
-    top = max(top, 1)
+        top = max((d.get(color_by, 0) for _, d in g.nodes(data=True)), default=0)
+    top = _positive(top)
     lines = [
         "digraph G {",
         f'  graph [rankdir={rankdir}, fontname="Helvetica", nodesep=0.25, ranksep=0.3];',
@@ -124,7 +133,7 @@ def _nested(g: nx.DiGraph, color_by: str, top: int, tooltips: bool) -> list[str]
             lines.append(f"{indent}}}")
         for n in nodes_in.get(parent, []):
             d = g.nodes[n]
-            fill = shade(d[color_by], top)
+            fill = shade(d.get(color_by, 0), top)
             font = "white" if fill in _PALETTE[6:] else "black"
             tip = f", tooltip={_dot_str(_tooltip(n, d))}" if tooltips else ""
             lines.append(f'{indent}"{node_id(n)}" [id="{node_id(n)}", label=<{_label(n, d)}>, fillcolor="{fill}", '
@@ -183,7 +192,7 @@ _NODE_G = re.compile(rb'<g id="([nc](?:-|&#45;)[^"]*)" class="(?:node|cluster)">
 
 def annotate_svg(svg: bytes, g: nx.DiGraph, *, color_by: str = "macs") -> bytes:
     """Graphviz's SVG with data attributes on every node and cluster (and totals on the root)."""
-    totals = {k: sum(d[k] for _, d in g.nodes(data=True)) for k in COUNTS}
+    totals = {k: sum(d.get(k, 0) for _, d in g.nodes(data=True)) for k in (*COUNTS, "ms")}
     by_id = {node_id(n): (n, d) for n, d in g.nodes(data=True)}
     by_id |= {cluster_id(c): (c, d) for c, d in g.graph.get("clusters", {}).items()}
 
@@ -205,7 +214,7 @@ def _data_attrs(n: str, d: Mapping[str, Any], totals: Mapping[str, int], color_b
     values = {
         "name": n, "kind": d["kind"], "op": d.get("op", d["kind"]), "level": d.get("level", ""),
         "ops": d["ops"], "in": _shape(d.get("in_shape")), "out": _shape(d.get("out_shape")),
-        **{k: d[k] for k in COUNTS}, "share": f"{d[color_by] / total:.6f}" if total else "0",
+        **{k: d[k] for k in COUNTS}, "share": f"{d.get(color_by, 0) / total:.6f}" if total else "0",
         "kinds": json.dumps(dict(d["kinds"].most_common())) if d.get("kinds") else "",
         "expandable": "1" if d.get("expandable") else "",
     }

@@ -78,11 +78,12 @@ def signature(g: nx.DiGraph, rankdir: str) -> str:
     return h.hexdigest()[:16]
 
 
-def legend(top: int, color: str) -> dict[str, Any]:
+def legend(top: float, color: str) -> dict[str, Any]:
     """The colour scale the component draws: its title, classes and ends."""
     classes = [{"color": c, "range": f"{human(lo)} – {human(hi)}"} for c, lo, hi in scale(top)]
+    top = top if top > 0 else 1  # ms are fractions: no floor of 1
     return {"title": f"{LABELS[color]} per box (grey: none)", "classes": classes, "low": "0",
-            "mid": human(max(top, 1) / 2), "high": human(max(top, 1))}
+            "mid": human(top / 2), "high": human(top)}
 
 
 HELP = ("Scroll to zoom, drag (or Shift+scroll) to pan. Hover a box for its details; click a group to expand it "

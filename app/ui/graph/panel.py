@@ -81,25 +81,29 @@ def _on_click(comp_key: str, sel: Selection) -> None:
 
 
 def live(model: str, items: cache.Items, sel: Selection, *, level: str, color: str, rankdir: str,
-         key: str, height: int, top: int | None = None, help: str = component.HELP) -> None:
-    """The live graph of one configuration, with `sel`'s expansion and selection."""
-    g = cache.level_graph(model, items, level, sel.expand)
+         key: str, height: int, top: int | None = None, help: str = component.HELP,
+         latency: cache.Latency = None) -> None:
+    """The live graph of one configuration, with `sel`'s expansion and selection (and per-op ms)."""
+    g = cache.level_graph(model, items, level, sel.expand, latency)
     # one colour scale whatever is expanded (the level's largest box): expanding never recolours the rest
-    top = top if top is not None else cache.node_max(model, items, level, color)
-    svg = cache.graph_svg(model, items, level, color, rankdir, top, sel.expand)
+    top = top if top is not None else cache.node_max(model, items, level, color, latency=latency)
+    svg = cache.graph_svg(model, items, level, color, rankdir, top, sel.expand, latency=latency)
     component.mount(svg, key=key, sig=component.signature(g, rankdir), focus=sel.focus,
                     legend=component.legend(top, color), height=height, help=help,
-                    on_click=functools.partial(_on_click, key, sel))
+                    on_click=functools.partial(_on_click, key, sel),
+                    latency_source="predicted on this host" if latency is not None else "")
 
 
 def downloads(boxes: list[Any], model: str, items: cache.Items, sel: Selection, *, level: str, color: str,
-              rankdir: str) -> None:
+              rankdir: str, latency: cache.Latency = None) -> None:
     """SVG and PNG of the graph as shown (expanded groups included), built only when clicked."""
-    args = (model, items, level, color, rankdir, cache.node_max(model, items, level, color), sel.expand)
+    args = (model, items, level, color, rankdir, cache.node_max(model, items, level, color, latency=latency),
+            sel.expand)
     stem = f"{model}_{level}" + ("_expanded" if sel.expand else "")
-    boxes[0].download_button("SVG", lambda: cache.graph_svg(*args, legend=True), file_name=f"{stem}.svg",
-                             mime="image/svg+xml", icon=":material/download:", on_click="ignore", key="dl_svg")
-    boxes[1].download_button("PNG", lambda: cache.graph_png(*args), file_name=f"{stem}.png", mime="image/png",
+    boxes[0].download_button("SVG", lambda: cache.graph_svg(*args, legend=True, latency=latency),
+                             file_name=f"{stem}.svg", mime="image/svg+xml", icon=":material/download:",
+                             on_click="ignore", key="dl_svg")
+    boxes[1].download_button("PNG", lambda: cache.graph_png(*args, latency), file_name=f"{stem}.png", mime="image/png",
                              icon=":material/download:", on_click="ignore", key="dl_png")
 
 

@@ -1,0 +1,1 @@
+"""The Hardware page: this host's roofline, latency model and calibration."""

@@ -1,0 +1,221 @@
+"""The app's side of this host's latency model: its settings, the stored model, cached
+predictions, and the calibrate button (progress, cancel, under the host's lock).
+
+One set of latency settings (threads, dtype, memory format; the device where a GPU exists)
+serves every page; the Hardware page holds their controls. A prediction allocates nothing
+and imports no torch, so it is shown live beside the MACs.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import streamlit as st
+
+import archlib
+from app.ui import widgets
+from archlib.core.analysis import Analysis
+from archlib.errors import ArchlibError
+from archlib.hardware import calibrate, predict
+from archlib.hardware import store as mstore
+from archlib.hardware.latmodel import LatencyModel
+
+PAGE = "hardware"
+RUNNING, CANCEL, LAST = "hardware.cal.running", "hardware.cal.cancel", "hardware.cal.last"
+BUDGETS = (60.0, calibrate.DEFAULT_BUDGET_S, 300.0, 600.0)
+LOCK_TIMEOUT = 60.0
+
+
+def skey(name: str) -> str:
+    return f"hardware.{name}"
+
+
+def settings() -> dict[str, Any]:
+    """The latency model's settings the Hardware page's controls hold (defaults: 1 thread, float32)."""
+    given = {k: st.session_state[skey(k)] for k in ("threads", "dtype", "channels_last") if skey(k) in st.session_state}
+    try:
+        return calibrate.model_settings(**given)
+    except ArchlibError:
+        return calibrate.model_settings(threads=1)
+
+
+def open_store() -> mstore.Store | None:
+    try:
+        return mstore.Store()
+    except ArchlibError:
+        return None
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _load(path: str, cfg_json: str, stamp: float) -> LatencyModel | None:
+    try:
+        return calibrate.load(mstore.Store(path), **json.loads(cfg_json))
+    except ArchlibError:
+        return None
+
+
+def latency_model(cfg: dict[str, Any] | None = None) -> LatencyModel | None:
+    """This host's stored model for `cfg` (default: the app's settings), or None when there is none."""
+    s = open_store()
+    if s is None:
+        return None
+    stamp = s.path.stat().st_mtime if s.path.exists() else 0.0  # a new calibration changes the file
+    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), stamp)
+
+
+def model_key(m: LatencyModel) -> str:
+    """What identifies a fitted model in a cache key: host, settings and when it was fitted."""
+    return f"{m.host_id}/{json.dumps(m.settings, sort_keys=True)}/{m.info.get('created')}"
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _predict(model: str, items: tuple[tuple[str, Any], ...], batch: int, key: str, _m: LatencyModel) -> dict[str, Any]:
+    p = predict.predict_analysis(archlib.analyze(model, **dict(items)), _m, batch=batch)
+    return {"latency_ms": p.latency_ms, "framework_ms": p.framework_ms,
+            "layers": {lp.name: lp.predicted_ms for lp in p.layers},
+            "bound": {lp.name: lp.bound for lp in p.layers}}
+
+
+def prediction(model: str, items: tuple[tuple[str, Any], ...], *, batch: int = 1) -> dict[str, Any] | None:
+    """{latency_ms, framework_ms, layers: name -> ms, bound: name -> bound} or None when not calibrated."""
+    m = latency_model()
+    if m is None:
+        return None
+    try:
+        return _predict(model, items, batch, model_key(m), m)
+    except ArchlibError:
+        return None
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _total(model: str, knobs: str, key: str, _m: LatencyModel) -> float | None:
+    from archlib.data import results
+
+    try:
+        a = archlib.analyze(model, **results.parse_knobs(model, knobs))
+    except ArchlibError:
+        return None
+    return predict.predict_analysis(a, _m).latency_ms
+
+
+def predictor() -> Callable[[str, Mapping[str, Any]], float | None] | None:
+    """(model, knobs) -> predicted ms at batch 1 with the app's settings; None when not calibrated."""
+    from archlib.data import results
+
+    m = latency_model()
+    if m is None:
+        return None
+    key = model_key(m)
+    return lambda model, knobs: _total(model, results.format_knobs(knobs), key, m)
+
+
+def per_op(model: str, items: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...] | None:
+    """Per-op predicted ms as a hashable tuple (a graph cache key), or None when not calibrated."""
+    p = prediction(model, items)
+    return None if p is None else tuple(p["layers"].items())
+
+
+def with_predicted(df: Any, model: str, items: tuple[tuple[str, Any], ...]) -> Any:
+    """The layer table with a `predicted_ms` column when this host is calibrated (a copy; the cached
+    table is not changed)."""
+    p = prediction(model, items)
+    return df if p is None else df.assign(predicted_ms=df["name"].map(p["layers"]))
+
+
+def predict_any(a: Analysis, *, batch: int = 1) -> predict.Prediction | None:
+    """The prediction of any analysis (a custom or imported model), or None when not calibrated."""
+    m = latency_model()
+    return None if m is None else predict.predict_analysis(a, m, batch=batch)
+
+
+def latency_metric(box: Any, model: str, items: tuple[tuple[str, Any], ...]) -> None:
+    """The totals' "Predicted latency" metric, or "not calibrated" with a way to calibrate."""
+    p = prediction(model, items)
+    cfg = settings()
+    if p is None:
+        box.metric("Predicted latency", "not calibrated", border=True,
+                   help=f"No latency model of this host for {calibrate.describe(cfg)} yet: calibrate it with the button "
+                        "further down (about 2.5 minutes, resumable) or on the Hardware page.")
+        return
+    ms = p["latency_ms"]
+    box.metric("Predicted latency", f"{ms:.3g} ms", border=True,
+               help=f"{ms:.4f} ms per forward pass at batch 1 on this host ({calibrate.describe(cfg)}), predicted "
+                    "from the calibrated per-op model, nothing run; the Hardware page shows how accurate it is.")
+
+
+def calibrate_panel(*, key: str = "cal", compact: bool = False) -> None:
+    """The calibrate button with its budget; progress and a cancel button while it runs."""
+    cfg = settings()
+    c = st.columns([1.3, 1.2, 3] if not compact else [1.4, 1.4, 2.2], vertical_alignment="bottom")
+    budget = c[0].selectbox("Time budget", BUDGETS, index=1, key=f"{key}.budget", format_func=lambda s: f"{s:g} s",
+                            help="Seconds spent measuring; a later run resumes where this one stopped.")
+    running = bool(st.session_state.get(RUNNING))
+    if c[1].button("Calibrate this host", icon=":material/speed:", key=f"{key}.start", disabled=running,
+                   type="primary", width="stretch"):
+        st.session_state[RUNNING], st.session_state[CANCEL] = True, False
+        running = True
+    c[2].caption(f"Micro-benchmarks every op kind (convolutions, linear, attention, BN, activations, pools...) "
+                 f"with {calibrate.describe(cfg)}, then fits the per-op model. One measurement at a time on "
+                 "this host; samples are kept as they are measured, so a cancelled run resumes.")
+    if running:
+        _run(cfg, budget, key)
+    last = st.session_state.get(LAST)
+    if last:
+        (st.success if last["ok"] else st.warning)(last["text"], icon=":material/check_circle:" if last["ok"]
+                                                   else ":material/info:")
+
+
+def _run(cfg: dict[str, Any], budget: float, key: str) -> None:
+    st.button("Cancel", icon=":material/stop:", key=f"{key}.cancel",
+              on_click=lambda: st.session_state.update({CANCEL: True, RUNNING: False, LAST: {
+                  "ok": False, "text": "Calibration cancelled: the samples measured so far are kept; calibrate "
+                                       "again to resume."}}))
+    bar = st.progress(0.0, text="Waiting for this host's measurement lock…")
+    t0 = time.perf_counter()
+    try:
+        m = calibrate.calibrate(
+            budget_s=budget, lock_timeout=LOCK_TIMEOUT, should_stop=lambda: bool(st.session_state.get(CANCEL)),
+            on_wait=lambda msg: bar.progress(0.0, text=msg),
+            on_progress=lambda p: bar.progress(p.fraction, text=f"{p.done} of {p.total} samples · "
+                                               f"{p.elapsed_s:.0f} of {p.budget_s:.0f} s · {p.message}"), **cfg)
+    except ArchlibError as e:
+        st.session_state[LAST] = {"ok": False, "text": widgets.md_escape(str(e))}
+    else:
+        done = "the plan is complete" if m.info["complete"] else "calibrate again to measure the rest of the plan"
+        st.session_state[LAST] = {"ok": True, "text": f"Calibrated in {time.perf_counter() - t0:.0f} s: "
+                                  f"{m.info['samples']} samples, {len(m.classes)} op classes fitted; {done}."}
+    st.session_state[RUNNING] = False
+    st.rerun()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _measured(model: str, items: tuple[tuple[str, Any], ...], cfg_json: str) -> float | None:
+    try:
+        rec = mstore.record("latency", model, dict(items), lock_timeout=LOCK_TIMEOUT, min_run_time=0.3,
+                            max_seconds=60.0, **json.loads(cfg_json))
+    except ArchlibError:
+        return None
+    return float(rec["result"]["median_ms"])
+
+
+def measured_ms(model: str, items: tuple[tuple[str, Any], ...], cfg: dict[str, Any]) -> float | None:
+    """Median latency measured here with the latency model's settings (stored like every measurement)."""
+    return _measured(model, items, json.dumps(cfg, sort_keys=True))
+
+
+def offer_calibration() -> None:
+    """Under Explore's totals when this host has no latency model: what is missing and a calibrate button."""
+    if latency_model() is not None and not st.session_state.get(RUNNING):
+        last = st.session_state.pop(LAST, None)
+        if last:
+            st.toast(last["text"], icon=":material/check_circle:")
+        return
+    cfg = settings()
+    with st.expander(f"Not calibrated: no latency model of this host for {calibrate.describe(cfg)}",
+                     expanded=bool(st.session_state.get(RUNNING) or st.session_state.get(LAST)),
+                     icon=":material/speed:"):
+        st.caption("Calibrating micro-benchmarks this host's op kinds once; from then on every configuration's "
+                   "latency is predicted live, per layer, without running it.")
+        calibrate_panel(key="explore.cal", compact=True)

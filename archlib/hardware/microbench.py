@@ -1,0 +1,257 @@
+"""Micro-benchmarks for calibration: one op, the host's peaks, the framework's overhead.
+
+Every timing is torch.utils.benchmark's Timer (thread count set by it) in blocks of about
+`BLOCK_S`, the median of `BLOCKS` blocks after a warm-up (oneDNN builds its kernels on a
+shape's first call); on CUDA each block ends with a synchronize. Ops are built by the same
+leaf factories the model's modules are (archlib.views.torchmodel), so what is timed is
+what a model runs. torch is imported lazily.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from archlib.core.ir import IRBuilder, Op
+from archlib.core.roofline import dtype_bytes
+from archlib.errors import ArchlibError
+from archlib.hardware.latmodel import features
+
+BLOCK_S = 0.008
+BLOCKS = 5
+#: twice the development host's last-level cache: a ring this large leaves its oldest block out of the cache
+COLD_BYTES = 64 * 2 ** 20
+#: single calls timed per op (torch.utils.benchmark with a setup before each), within about COLD_BUDGET_S
+COLD_CALLS, COLD_BUDGET_S = 25, 0.05
+#: weights from this size are read cold (GEMVs read them at ~35 GB/s from the cache, ~18 GB/s from memory here)
+COLD_WEIGHTS = 64 * 2 ** 10
+#: a micro-benchmark may plan to use this share of the available memory
+MEMORY_SHARE = 0.25
+#: harness probes: this many do-nothing ops in a row
+HARNESS_OPS = 40
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def time_call(fn: Callable[[], Any], cfg: Mapping[str, Any]) -> float:
+    """Median seconds of one call of `fn` (warm-up, then BLOCKS blocks of about BLOCK_S)."""
+    from torch.utils import benchmark
+
+    if cfg["device"] == "cuda":
+        import torch
+
+        inner = fn
+
+        def fn() -> None:
+            inner()
+            torch.cuda.synchronize()
+
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=cfg["threads"])
+    first = timer.timeit(1).median  # also the warm-up: kernels are chosen on the first call of a shape
+    first = min(first, timer.timeit(1).median)
+    number = max(1, int(BLOCK_S / max(first, 1e-7)))
+    return statistics.median(timer.timeit(number).median for _ in range(BLOCKS))
+
+
+def op_inputs(op: Op, batch: int, cfg: Mapping[str, Any]) -> list[Any]:
+    """Random inputs of `op`'s shapes, batched, on the device, in the settings' dtype and format."""
+    import torch
+
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    out = []
+    for shape in op.in_shapes:
+        x = torch.randn((batch, *shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
+        out.append(x.contiguous(memory_format=fmt) if x.dim() == 4 else x)
+    return out
+
+
+def op_module(op: Op, cfg: Mapping[str, Any]) -> Any:
+    """`op`'s leaf module as a built model has it (eval mode, device, dtype, memory format)."""
+    import torch
+
+    from archlib.views.torchmodel import leaf_factory
+
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    mod = leaf_factory(op.kind)(op.attrs).eval()
+    return mod.to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
+
+
+def fits_in_memory(op: Op, batch: int, cfg: Mapping[str, Any], available: int) -> bool:
+    """Whether timing `op` (its tensors, and the rings of outputs and weights) fits MEMORY_SHARE."""
+    f = features(op, batch, cfg["dtype"])
+    return 2 * (f["act_bytes"] + f["w_bytes"]) + 2 * COLD_BYTES <= MEMORY_SHARE * available
+
+
+def _copies(nbytes: float, most: int) -> int:
+    """How many buffers of `nbytes` a ring needs to span COLD_BYTES (at least 1, at most `most`)."""
+    return max(1, min(most, math.ceil(COLD_BYTES / max(nbytes, 1.0))))
+
+
+def time_op(op: Op, batch: int, cfg: Mapping[str, Any]) -> float:
+    """Median µs of one call of `op`'s leaf module on a batch of `batch`, as a layer inside a
+    network runs it: its input hot (just written), its output written to memory that is not in the
+    cache, and its weights (from COLD_WEIGHTS) not in the cache either: the rest of the network
+    evicted them since the last pass. Outputs are kept in a ring, so each call writes a block last
+    touched COLD_BYTES ago; weights rotate among copies of the module spanning COLD_BYTES."""
+    import copy
+    import itertools
+
+    f = features(op, batch, cfg["dtype"])
+    mod, xs = op_module(op, cfg), op_inputs(op, batch, cfg)
+    copies = _copies(f["w_bytes"], 256) if f["w_bytes"] >= COLD_WEIGHTS else 1
+    mods = [mod] + [copy.deepcopy(mod) for _ in range(copies - 1)]
+    ring: list[Any] = [None] * _copies(math.prod(op.out_shape) * batch * dtype_bytes(cfg["dtype"]), 32)
+    count = itertools.count()
+
+    def call() -> None:
+        j = next(count)
+        ring[j % len(ring)] = mods[j % len(mods)](*xs)
+
+    if cfg["device"] != "cpu":  # a GPU's kernels do not run colder for having other code run between them
+        return 1e6 * time_call(call, cfg)
+    return 1e6 * time_cold(call, lambda: [x.sum() for x in xs], cfg)
+
+
+def _thrash(cfg: Mapping[str, Any]) -> Callable[[], None]:
+    """What runs between two timed calls, as the rest of a network would: other kernels (a conv, BN,
+    ReLU, a pool, a linear layer) and a copy of twice the L2 cache, so that neither the op's code
+    nor its data is left warm by the call before."""
+    import torch
+
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1).eval()
+    bn, pool, fc = torch.nn.BatchNorm2d(16).eval(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(16, 16)
+    x = torch.randn(1, 16, 16, 16)
+    src = torch.randn(2 ** 19)  # 2 MiB
+    dst = torch.empty_like(src)
+
+    def thrash() -> None:
+        fc(pool(torch.relu(bn(conv(x)))).flatten(1))
+        dst.copy_(src)
+
+    return thrash
+
+
+def time_cold(call: Callable[[], Any], warm: Callable[[], Any], cfg: Mapping[str, Any]) -> float:
+    """Seconds of a single call of `call` (the lower quartile of up to COLD_CALLS), each after other
+    code ran (a network's other layers) and `warm` touched its inputs (just written by the layer
+    before). torch.utils.benchmark runs the setup before every timed call."""
+    import torch
+    from torch.utils import benchmark
+
+    thrash = _thrash(cfg)
+    with torch.inference_mode():
+        timer = benchmark.Timer(stmt="call()", setup="thrash(); warm()", num_threads=cfg["threads"],
+                                globals={"call": call, "thrash": thrash, "warm": warm})
+        first = min(timer.timeit(1).median, timer.timeit(1).median)  # kernels are chosen on the first call
+        n = max(5, min(COLD_CALLS, int(COLD_BUDGET_S / max(first, 1e-6))))
+        times = sorted(timer.timeit(1).median for _ in range(n))
+    # the lower quartile: every call is cold alike, so the spread above it is another process's interference
+    # (two calibrations an hour apart on the shared host differed by 5% with the median, 2% with this)
+    return times[(len(times) - 1) // 4]
+
+
+
+def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
+    """Median µs of one forward pass of analysis `a`'s built module (a calibration network)."""
+    import torch
+
+    from archlib.views.torchmodel import build_module
+
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    m = build_module(a.ir).eval().to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
+    x = torch.randn((1, *a.input_shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
+    x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
+    return 1e6 * time_call(lambda: m(x), cfg)
+
+
+# -- the host's peaks ---------------------------------------------------------------
+def peak_matmul(cfg: Mapping[str, Any]) -> float:
+    """FLOP/s of a square matrix product (n = 1024 on the CPU, 8192 on a GPU)."""
+    import torch
+
+    n = 8192 if cfg["device"] == "cuda" else 1024
+    a, b = (torch.randn(n, n, dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"]) for _ in range(2))
+    return 2 * n ** 3 / time_call(lambda: torch.matmul(a, b), cfg)
+
+
+def peak_conv(cfg: Mapping[str, Any]) -> float:
+    """FLOP/s of a dense 3x3 convolution, 256 -> 256 channels at 28 x 28 (x 32 on a GPU)."""
+    import torch
+
+    batch = 32 if cfg["device"] == "cuda" else 1
+    b = IRBuilder((256, 28, 28))
+    b.conv("conv", b.input, 256, 3)
+    op = b.finish().ops[-1]
+    mod, (x,) = op_module(op, cfg), op_inputs(op, batch, cfg)
+    with torch.inference_mode():
+        return features(op, batch)["flops"] / time_call(lambda: mod(x), cfg)
+
+
+def peak_bandwidth(cfg: Mapping[str, Any]) -> float:
+    """Bytes/s of a copy of 64 MiB (256 MiB on a GPU): twice the last-level cache, read + written."""
+    import torch
+
+    n = (2 ** 26 if cfg["device"] == "cuda" else 2 ** 24) * 4 // torch.empty((), dtype=_torch_dtype(cfg["dtype"])
+                                                                                ).element_size()
+    src = torch.randn(n, device=cfg["device"]).to(_torch_dtype(cfg["dtype"]))
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * src.element_size() / time_call(lambda: dst.copy_(src), cfg)
+
+
+def peak_cache_bandwidth(cfg: Mapping[str, Any]) -> float:
+    """Bytes/s of a copy of 256 KiB (read + written: half a 1 MiB L2), the roof of data that stays cached."""
+    import torch
+
+    src = torch.randn(2 ** 16, device=cfg["device"])
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * src.element_size() / time_call(lambda: dst.copy_(src), cfg)
+
+
+PEAKS: dict[str, Callable[[Mapping[str, Any]], float]] = {
+    "matmul_flops": peak_matmul, "conv_flops": peak_conv, "bandwidth": peak_bandwidth,
+    "cache_bandwidth": peak_cache_bandwidth}
+
+
+# -- the framework's overhead ----------------------------------------------------------
+def _dropouts(n: int, grouped: bool) -> Any:
+    from archlib.views.torchmodel import build_module
+
+    b = IRBuilder((16, 4, 4))
+    x = b.input
+    for i in range(n):
+        if grouped:
+            with b.scope(f"s{i}", "b1"):
+                x = b.dropout("d", x, 0.0)
+        else:
+            x = b.dropout(f"d{i}", x, 0.0)
+    return build_module(b.finish()).eval()
+
+
+def harness(cfg: Mapping[str, Any]) -> dict[str, float]:
+    """µs the built module adds to its ops: per forward (base), per op and per name group.
+
+    Measured on models of do-nothing ops (dropout at inference): a leaf called directly;
+    1 and HARNESS_OPS of them in a row; HARNESS_OPS each inside two name groups.
+    """
+    import torch
+
+    x = torch.randn(1, 16, 4, 4, device=cfg["device"])
+    leaf = torch.nn.Dropout(0.0).eval()
+    one, flat, grouped = _dropouts(1, False), _dropouts(HARNESS_OPS, False), _dropouts(HARNESS_OPS, True)
+    t = {k: 1e6 * time_call(lambda m=m: m(x), cfg) for k, m in
+         (("direct", leaf), ("one", one), ("flat", flat), ("grouped", grouped))}
+    per_op = max(0.0, (t["flat"] - t["one"]) / (HARNESS_OPS - 1) - t["direct"])
+    return {"base_us": max(0.0, t["one"] - t["direct"] - per_op), "per_op_us": per_op,
+            "per_group_us": max(0.0, (t["grouped"] - t["flat"]) / (2 * HARNESS_OPS))}
+
+
+def check_finite(name: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise ArchlibError(f"the calibration measured {name} = {value!r} on this host, which cannot be used; "
+                           "run calibrate again (is the machine overloaded?).")
+    return value

@@ -1,0 +1,179 @@
+"""AppTest of predicted latency across the app: Explore's totals, layers and graph, the calibrate
+button, Scaling's solver on predicted latency, Pareto's predicted axis and predicted-vs-measured
+view, and the Hardware page (roofline, rank correlation, accuracy). A hand-made latency model
+(tests.latency_support) stands in for a calibration, so the numbers are known."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import archlib
+from archlib.hardware import calibrate, measure, predict, store
+from archlib.hardware import host as hostinfo
+from tests.latency_support import synthetic_model
+
+MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.ENV, str(tmp_path / "m.sqlite"))
+    return store.Store()
+
+
+@pytest.fixture
+def calibrated(db):
+    m = synthetic_model()
+    db.put_latency_model(m.to_json())
+    return m
+
+
+def open_page(page: str = "explore", **query: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    if page != "explore":
+        at.switch_page(f"../pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _values(x) -> list[float]:
+    """A plotly array, plain or binary-encoded ({"dtype", "bdata"})."""
+    if isinstance(x, dict):
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist()
+    return list(x)
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return "\n".join(e.value for e in getattr(at, kind))
+
+
+def predicted(m, model: str = "efficientnet_b0", **knobs) -> float:
+    return predict.predict_analysis(archlib.analyze(model, **knobs), m).latency_ms
+
+
+def test_explore_shows_the_predicted_latency_beside_the_macs(calibrated):
+    at = open_page(model="mobilenet_v2", width="0.5")
+    ms = predicted(calibrated, "mobilenet_v2", width=0.5)
+    box = metric(at, "Predicted latency")
+    assert box.value == f"{ms:.3g} ms" and box.proto.help.startswith(f"{ms:.4f} ms per forward pass")
+    assert not any(b.label == "Calibrate this host" for b in at.button)
+
+
+def test_explore_not_calibrated_says_so_and_offers_to_calibrate(db):
+    at = open_page()
+    assert metric(at, "Predicted latency").value == "not calibrated"
+    assert any(b.label == "Calibrate this host" for b in at.button)
+
+
+def test_the_calibrate_button_shows_progress_and_then_predicts(db, monkeypatch):
+    seen = []
+
+    def fake(*, budget_s, on_progress, should_stop, **kw):  # the real run is tests/test_calibrate.py's
+        seen.append((budget_s, kw["threads"]))
+        for i in (1, 2):
+            on_progress(calibrate.Progress(i, 2, 0.1 * i, budget_s, f"sample {i}"))
+        m = synthetic_model()
+        store.Store().put_latency_model(m.to_json())
+        return m
+
+    monkeypatch.setattr(calibrate, "calibrate", fake)
+    at = open_page()
+    next(b for b in at.button if b.label == "Calibrate this host").click().run()
+    assert not at.exception and seen == [(calibrate.DEFAULT_BUDGET_S, 1)]
+    assert metric(at, "Predicted latency").value == f"{predicted(synthetic_model()):.3g} ms"
+    assert any("Calibrated in" in t.value for t in at.toast)
+
+
+def test_layers_carry_predicted_ms_and_the_graph_colours_by_them(calibrated):
+    at = open_page(model="resnet18", view="layers")
+    df = at.dataframe[0].value
+    p = predict.predict_analysis(archlib.analyze("resnet18"), calibrated)
+    assert list(df["predicted_ms"]) == pytest.approx([lp.predicted_ms for lp in p.layers])
+    at = open_page(model="resnet18", color="ms")
+    assert "predicted ms on this host" in texts(at, "caption") and "needs this host" not in texts(at, "info")
+
+
+def test_colouring_by_predicted_ms_without_a_model_falls_back_to_macs(db):
+    at = open_page(model="resnet18", color="ms")
+    assert "Colouring by predicted latency needs this host's latency model" in texts(at, "info")
+
+
+def test_scaling_solves_on_predicted_latency_at_once(calibrated):
+    at = open_page("scaling", lab="mobilenet", budget_metric="predicted", budget="20ms")
+    md = texts(at, "markdown")
+    assert "is predicted at" in md and "none run" in md
+    assert any(b.label == "Verify by measuring" for b in at.button)
+    from app.scaling import lab
+
+    sol = lab.solve_max(lambda x: predicted(calibrated, "mobilenet_v1", width=x, resolution=224), 0.25, 2.0, 20.0,
+                        step=0.01)
+    assert f"**α = {sol.x:g}** is predicted at {sol.cost:.2f} ms" in md
+
+
+def test_scaling_predicted_budget_without_a_model_says_how(db):
+    at = open_page("scaling", lab="mobilenet", budget_metric="predicted", budget="5ms")
+    assert "no latency model" in texts(at, "warning")
+
+
+def test_pareto_has_a_predicted_axis_where_every_buildable_point_has_a_value(calibrated):
+    at = open_page("pareto", x="predicted", model="mobilenet_v2", cfg="width=0.6")
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "predicted" in fig["layout"]["xaxis"]["title"]["text"].lower()
+    xs = [x for t in fig["data"] if t.get("customdata") and t.get("mode") == "markers" for x in _values(t["x"])]
+    from app.pareto import data
+
+    pub = data.published(data.DEVICES[0], {}, lambda m, k: predicted(calibrated, m, **k))
+    buildable = pub[pub["top1_pct"].notna() & (pub["archlib_model"] != "")]
+    assert len(xs) == len(buildable) > 200 and all(x > 0 for x in xs)
+    ms = predicted(calibrated, "mobilenet_v2", width=0.6)
+    assert any(s.get("x0") == pytest.approx(ms) for s in fig["layout"]["shapes"]), "the custom configuration's line"
+
+
+def test_pareto_predicted_vs_measured_view(calibrated, db):
+    host = hostinfo.host_info()
+    cfg = measure.settings(threads=1)
+    db.put(host, "lenet", {}, cfg, "latency", {"median_ms": 0.2})
+    at = open_page("pareto")
+    md = texts(at, "markdown")
+    assert "**1 measurements**" in md and "within ±10%" in md
+
+
+def test_hardware_page_roofline_rank_and_accuracy(calibrated):
+    at = open_page("hardware", model="resnet18")
+    assert at.title[0].value == "This host"
+    assert metric(at, "Matmul GFLOP/s").value == "80.0" and metric(at, "Memory GB/s").value == "20.0"
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in fig["data"]]
+    assert {"roofline", "cache roof", "model, predicted", "conv2d"} <= set(names)
+    moving = [lp for lp in predict.predict_analysis(archlib.analyze("resnet18"), calibrated).layers if lp.bytes]
+    layer_traces = [t for t in fig["data"] if t.get("mode") == "markers" and not t["name"].startswith("model, ")]
+    assert sum(len(_values(t["x"])) for t in layer_traces) == len(moving)
+    at = open_page("hardware", view="rank")
+    df = at.dataframe[0].value
+    assert df["family"].iloc[-1] == "all models" and df["models"].iloc[-1] == len(archlib.list_models())
+    rho = df["ρ predicted"]
+    assert rho[df["models"] >= 3].between(-1, 1).all() and rho[df["models"] < 3].isna().all()
+    at = open_page("hardware", view="accuracy")
+    assert len(at.dataframe[0].value) == len(calibrated.classes)
+
+
+def test_hardware_page_not_calibrated_and_bad_links(db):
+    at = open_page("hardware", model="mobilenet_v2", view="bogus", width="99", speed="1")
+    assert "Not calibrated" in texts(at, "warning")
+    warned = texts(at, "warning").replace("\\", "")
+    assert "view='bogus' is not allowed" in warned and "width='99'" in warned and "Unknown parameter speed" in warned
+    assert any(b.label == "Calibrate this host" for b in at.button)

@@ -1,0 +1,230 @@
+"""Calibration: the plan, the kernel-path rule against torch's own choice, the store, a tiny
+real calibration (resumed, refitted, monotone), the backends and the CUDA timing path."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+import archlib
+from archlib.core.ir import IRBuilder
+from archlib.errors import ArchlibError
+from archlib.hardware import allocator, backends, calibrate, calplan, latmodel, measure, microbench, predict, store
+from archlib.hardware.host import HostLock, MeasurementBusy
+
+
+def test_the_plan_is_seeded_covers_every_class_early_and_round_trips():
+    p1, p2 = calplan.plan(), calplan.plan()
+    assert [s.key for s in p1] == [s.key for s in p2] and len({s.key for s in p1}) == len(p1)
+    assert [s.key for s in calplan.plan(seed=1)] != [s.key for s in p1]
+    assert {s.cls for s in p1[:len(calplan.DRAW) * 3]} == set(calplan.DRAW) <= set(latmodel.CLASSES)
+    for threads in (1, 2):  # every latency class is sampled, whichever kernel path the threads choose
+        assert {latmodel.op_class(s.op, batch=s.batch, threads=threads) for s in p1} == \
+            set(latmodel.CLASSES) - ({"conv_group_gemm"} if threads > 1 else set())
+    for s in p1[::37]:
+        op, batch = calplan.op_from_json(json.loads(json.dumps(s.as_json())))
+        assert (op.kind, op.in_shapes, op.out_shape, dict(op.attrs), batch) == \
+            (s.op.kind, s.op.in_shapes, s.op.out_shape, dict(s.op.attrs), s.batch)
+        assert latmodel.features(op, batch) == latmodel.features(s.op, s.batch)
+
+
+@pytest.mark.parametrize("cin, cout, k, stride, side, batch, threads", [
+    (64, 256, 3, 1, 13, 1, 1),   # 10,816 input elements: im2col + GEMM
+    (64, 256, 3, 1, 18, 1, 1),   # 20,736: oneDNN
+    (64, 64, 1, 1, 20, 1, 1),    # 1x1, stride 1, one thread: GEMM
+    (64, 64, 1, 2, 20, 1, 1),    # strided: oneDNN
+    (64, 64, 1, 1, 20, 1, 2),    # two threads: oneDNN
+    (64, 64, 5, 1, 5, 1, 1),     # 5x5: oneDNN
+    (16, 16, 3, 1, 8, 2, 1),     # batch 2: oneDNN
+])
+def test_conv_path_rule_matches_the_kernel_torch_runs(cin, cout, k, stride, side, batch, threads):
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    b = IRBuilder((cin, side, side))
+    b.conv("c", b.input, cout, k, stride=stride)
+    op = b.finish().ops[-1]
+    mod = torch.nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, bias=False).eval()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+            mod(torch.randn(batch, cin, side, side))
+    finally:
+        torch.set_num_threads(before)
+    ran = "mkldnn" if any(e.key == "aten::mkldnn_convolution" for e in prof.key_averages()) else "gemm"
+    assert latmodel.conv_path(op, batch=batch, threads=threads) == ran
+
+
+def test_samples_are_kept_per_host_and_settings(tmp_path):
+    s = store.Store(tmp_path / "c.sqlite")
+    cfg = calibrate.model_settings(threads=1)
+    s.put_sample("h1", cfg, "k1", "conv_dense", {"a": 1}, 12.5)
+    s.put_sample("h1", cfg, "k1", "conv_dense", {"a": 1}, 10.0)  # replaces
+    s.put_sample("h2", cfg, "k1", "conv_dense", {"a": 1}, 99.0)
+    s.put_sample("h1", {**cfg, "threads": 2}, "k1", "conv_dense", {"a": 1}, 7.0)
+    got = s.samples("h1", cfg)
+    assert [(g["sample"], g["value"], g["host_id"]) for g in got] == [("k1", 10.0, "h1")]
+    assert s.delete_samples("h1", cfg) == 1 and s.samples("h1", cfg) == [] and len(s.samples("h2", cfg)) == 1
+
+
+def test_a_measurement_stored_before_backends_existed_still_matches(tmp_path):
+    s = store.Store(tmp_path / "m.sqlite")
+    host = {"hostname": "x", "cpu": "c", "logical_cpus": 2, "torch": "t", "device": "cpu"}
+    cfg = measure.settings(threads=1)
+    legacy = {k: cfg[k] for k in ("device", "batch", "threads", "dtype", "channels_last")}
+    with s._connect() as con:  # a row as the store wrote it before the backend setting
+        con.execute("INSERT INTO measurements VALUES (?,?,?,?,?,?,?,?)",
+                    (store.host_id(host), "lenet", store._canon(archlib.config("lenet")), store._canon(legacy),
+                     "latency", store._canon(host), store._canon({"median_ms": 1.0}), 0.0))
+    assert s.get(host, "lenet", {}, cfg, "latency") == {"median_ms": 1.0}
+    assert s.rows()[0]["settings"]["backend"] == "eager"
+    assert s.get(host, "lenet", {}, {**cfg, "backend": "compile"}, "latency") is None
+
+
+def test_allocator_is_pinned_on_glibc():
+    import platform
+
+    said = allocator.pin()
+    assert said.endswith(".")
+    if platform.libc_ver()[0] == "glibc":
+        assert said.startswith("glibc malloc pinned")
+
+
+def test_cuda_timing_synchronises_every_timed_call(monkeypatch):
+    """The CUDA path, without a GPU: every call of the timed function ends with a synchronize."""
+    import torch
+
+    calls, syncs = [], []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: syncs.append(len(calls)))
+    secs = microbench.time_call(lambda: calls.append(1), {"device": "cuda", "threads": 1})
+    assert secs > 0 and len(syncs) == len(calls) > microbench.BLOCKS
+    assert syncs == list(range(1, len(calls) + 1)), "a synchronize after each call, before the next"
+
+
+def test_compile_status_names_a_missing_compiler(monkeypatch):
+    ok, why = backends.compile_status("cpu")
+    assert isinstance(ok, bool) and why.endswith(".")
+    monkeypatch.setattr(backends.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CXX", raising=False)
+    ok, why = backends.compile_status("cpu")
+    assert not ok and "C++ compiler" in why and "backend=eager" in why
+
+
+def test_compiled_measurements_are_bounded_up_front(monkeypatch):
+    monkeypatch.setattr(backends, "compile_status", lambda device: (True, "fine."))
+    cfg = measure.settings(backend="compile", max_seconds=20)
+    with pytest.raises(ArchlibError, match=r"max_seconds=20 is too short for backend='compile'"):
+        backends.check_compile(cfg)
+    with pytest.raises(ArchlibError, match="training step"):
+        backends.check_compile(measure.settings(backend="compile"), training=True)
+    monkeypatch.setattr(backends, "compile_status", lambda device: (False, "no compiler here; use backend=eager."))
+    with pytest.raises(ArchlibError, match="no compiler here"):
+        measure.measure_latency("lenet", backend="compile", max_seconds=60)
+
+
+@pytest.mark.slow
+def test_compiled_latency_counts_the_compile_and_caches_the_module():
+    if not backends.compile_status("cpu")[0]:
+        pytest.skip(backends.compile_status("cpu")[1])
+    backends.clear_cache()
+    first = measure.measure_latency("lenet", backend="compile", threads=1, min_run_time=0.1, max_seconds=300)
+    again = measure.measure_latency("lenet", backend="compile", threads=1, min_run_time=0.1, max_seconds=300)
+    assert first.backend == "compile" and first.compile_s > 0 and first.median_ms > 0
+    assert again.compile_s is None and any("cache" in n for n in again.notes)
+    backends.clear_cache()
+
+
+def test_calibration_waits_for_the_host_lock_and_says_so(tmp_path):
+    s = store.Store(tmp_path / "l.sqlite")
+    heard: list[str] = []
+    with HostLock(s.lock_path, what="measuring latency of resnet50"):
+        t = threading.Thread(target=lambda: heard.append(_try_calibrate(s, heard)))
+        t.start()
+        t.join(20)
+    assert any("busy with measuring latency of resnet50" in m for m in heard) and "still busy" in heard[-1]
+
+
+def _try_calibrate(s: store.Store, heard: list[str]) -> str:
+    try:
+        calibrate.calibrate(budget_s=2, store=s, lock_timeout=0.6, on_wait=heard.append, threads=1)
+    except MeasurementBusy as e:
+        return str(e)
+    return "calibrated"
+
+
+@pytest.mark.slow
+def test_a_tiny_calibration_fits_resumes_and_predicts(tmp_path):
+    s = store.Store(tmp_path / "cal.sqlite")
+    seen: list[calibrate.Progress] = []
+    t0 = time.perf_counter()
+    m1 = calibrate.calibrate(budget_s=25, store=s, on_progress=seen.append, threads=1)
+    assert time.perf_counter() - t0 < 50 and seen and seen[-1].message.startswith("stopped")
+    assert 0 < m1.info["samples"] < m1.info["planned"] and not m1.info["complete"]
+    counts = Counter(latmodel.op_class(*calplan.op_from_json(r["op"])[:1], batch=calplan.op_from_json(r["op"])[1])
+                     for r in s.samples(m1.host_id, m1.settings) if not r["class"].startswith("_"))
+    assert {c for c, n in counts.items() if n >= 3} <= set(m1.classes) and len(m1.classes) >= 10
+    assert all(v > 0 for v in m1.peaks.values()) and m1.harness["per_op_us"] >= 0
+    assert all(w >= 0 for c in m1.classes.values() for w in c.coef)
+    m2 = calibrate.calibrate(budget_s=5, store=s, threads=1)  # resumes: the earlier samples are kept
+    assert m2.info["samples"] > m1.info["samples"]
+    stored = s.samples(m2.host_id, m2.settings)
+    assert len({r["sample"] for r in stored}) == len(stored)
+    p = predict.predict("mobilenet_v2", {"resolution": 96}, store=s, threads=1)
+    assert p.latency_ms > 0 and p.model == predict.load_model(store=s, threads=1)
+    for cls in ("conv_dense", "conv_dw", "conv_1x1_gemm"):
+        if cls in m2.classes:  # same op, more MACs: not faster
+            a, b = (latmodel.features(_op(cls, c)) for c in (32, 64))
+            assert m2.classes[cls].us(b) >= m2.classes[cls].us(a)
+
+
+def _op(cls: str, c: int):
+    b = IRBuilder((c, 56, 56))
+    if cls == "conv_dw":
+        b.conv("c", b.input, c, 3, groups=c)
+    else:
+        b.conv("c", b.input, c, 1 if cls.startswith("conv_1x1") else 3)
+    return b.finish().ops[-1]
+
+
+def test_looking_the_host_up_needs_no_torch_and_gives_the_same_id():
+    import subprocess
+    import sys
+
+    from archlib.hardware import host
+
+    assert host.host_id(host.identity("cpu")) == host.host_id(host.host_info("cpu"))
+    code = ("import sys; from archlib.hardware import calibrate, store; import tempfile, os; "
+            "s = store.Store(os.path.join(tempfile.mkdtemp(), 'x.sqlite'))\n"
+            "try:\n    calibrate.load(s, threads=1)\nexcept calibrate.NotCalibrated:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_calibration_networks_are_seeded_varied_and_not_registered_models():
+    from archlib.hardware import calnets
+
+    nets = calnets.nets(12, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS)
+    again = calnets.nets(12, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS)
+    assert [n.key for n in nets] == [n.key for n in again] and len({n.key for n in nets}) == 12
+    assert all(calnets.net(n.index, seed=n.seed).analysis.rows == n.analysis.rows for n in nets)
+    kinds = {r.op for n in nets for r in n.analysis.rows}
+    assert {"conv2d", "bn2d", "act", "add", "linear"} <= kinds
+    assert not {n.analysis.model for n in nets} & set(archlib.list_models())
+
+
+def test_the_fit_is_checked_on_networks_it_never_saw():
+    from archlib.hardware import calnets
+    from tests.latency_support import synthetic_model
+
+    m = synthetic_model()
+    nets = [(n.analysis, 1e3 * predict.predict_analysis(n.analysis, m).latency_ms * f)
+            for n, f in zip(calnets.nets(10, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS),
+                            (1.0, 1.05, 0.95, 1.15, 0.85, 1.3, 1.0, 1.0, 1.02, 0.98))]
+    got = calibrate.validate(m, nets)
+    assert got["nets"] == 10 and got["nets_within_10"] == 0.7 and got["nets_within_20"] == 0.9
+    assert got["nets_median_error"] == pytest.approx(1 - 1 / 1.05) and calibrate.validate(m, []) == {}
