@@ -59,7 +59,7 @@ def test_upload_then_explore(tmp_path):
         fresh.goto(f"{url}/?model={name}&level=unit")
         _idle(fresh)
         expect(fresh.get_by_role("heading", name="tiny_cnn.onnx")).to_be_visible(timeout=60_000)
-        expect(fresh.locator('[data-testid="stImage"]').first).to_be_visible(timeout=60_000)  # the graph
+        expect(fresh.locator('g.node[data-name="s1.dw.Conv"]')).to_be_visible(timeout=60_000)  # the live graph
         _idle(fresh)
         fresh.screenshot(path=str(ARTIFACTS / "upload-explore.png"))
     assert dialogs == [], "a name from the file ran as script"
