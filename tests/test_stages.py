@@ -154,7 +154,7 @@ def test_bad_tables_name_row_field_and_range(name, text, needle):
 
 @pytest.mark.parametrize("name,text,resolution,needle", [
     ("efficientnet_b0", "t1k3s2c16n1-t1k3s2c16n1-t1k3s2c16n1-t1k3s2c16n1-t1k3s2c16n1", 32,
-     "stages row 5, field s: s2 would halve a 1x1 feature map at resolution 32"),
+     "stages row 5, field s: s2 would halve a 1x1 feature map at resolution=32"),
     ("mobilenet_v3_small", "-".join(["k3e16c16se0hs0s2"] * 6), 64, "stages row 6, field s: s2"),
     ("regnet_y_400mf", "-".join(["d1w48g8b1"] * 5), 32, "stages row 5: this row's first block (stride 2)"),
     ("shufflenet_v2_x1_0", "n1c24-n1c24-n1c24-n1c24", 32, "stages row 4: "),

@@ -232,7 +232,7 @@ def check_resolution(resolution: int, strides: Sequence[tuple[int, str, int]], *
             where = f"stages row {row}, field {key}: {key}2" if key else \
                 f"stages row {row}: this row's first block (stride 2)"
             raise ArchlibError(
-                f"{where} would halve a 1x1 feature map at resolution {resolution}: at this resolution at most "
+                f"{where} would halve a 1x1 feature map at resolution={resolution}: at this resolution at most "
                 f"{allowed - before} of the table's layers may have stride 2 (counting from the first); use "
                 f"{'s1 there' if key else 'fewer rows'} or a resolution of at least {need}.")
         side = math.ceil(side / 2)
