@@ -57,15 +57,18 @@ Expand = tuple[str, ...]  # groups drawn one level finer (archlib.views.blockgra
 Latency = tuple[tuple[str, float], ...] | None
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
 def level_graph(model: str, items: Items, level: str, expand: Expand = (), latency: Latency = None) -> nx.DiGraph:
     """The graph of this configuration at `level` (op, unit, block or stage), `expand` drawn finer;
-    with `latency`, every node carries its ms (summed over its ops)."""
+    with `latency`, every node carries its ms (summed over its ops). Shared by every session:
+    read it, never change it."""
     from archlib.views.blockgraph import collapse, op_graph
 
     g = op_graph(analysis(model, items), latency_ms=dict(latency) if latency is not None else None)
     return g if level == "op" else collapse(g, level, expand=expand)
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
 def node_max(model: str, items: Items, level: str, color: str, expand: Expand = (), *,
              latency: Latency = None) -> float:
     """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
@@ -90,6 +93,18 @@ def graph_png(model: str, items: Items, level: str, color: str, rankdir: str, to
     g = level_graph(model, items, level, expand, latency)
     return blockgraph.to_png(blockgraph.to_dot(g, color_by=color, rankdir=rankdir, top=top, legend=True,
                                                tooltips=False))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def graph_names(models: tuple[tuple[str, Items], ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(every expandable group, every group and op name) of these configurations' graphs."""
+    groups: dict[str, None] = {}
+    ops: set[str] = set()
+    for model, items in models:
+        g = level_graph(model, items, "op")
+        groups.update(dict.fromkeys(blockgraph.expandable(g)))
+        ops.update(n for n in g.nodes if n != "input")
+    return tuple(groups), frozenset(ops | set(groups))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -137,6 +137,9 @@ class Analysis:
     rows: tuple[Row, ...]
     _totals: dict[str, int] = field(repr=False, default_factory=dict)
     notes: tuple[str, ...] = ()  # what a reader should know (a custom stage table overriding knobs)
+    #: group sums already computed, per level (an analysis is shared by every page and session)
+    _groups: dict[str | int, tuple[tuple[str, dict[str, int]], ...]] = field(
+        repr=False, compare=False, default_factory=dict)
 
     @classmethod
     def of(cls, model: str, config: dict[str, Any], ir: IR, *, notes: tuple[str, ...] = ()) -> Analysis:
@@ -162,11 +165,13 @@ class Analysis:
     def by_group(self, level: str | int = "block") -> list[tuple[str, dict[str, int]]]:
         """Sums per name prefix at `level` (stage, block, unit, op or a depth), in order."""
         level = parse_level(level)
-        out: dict[str, dict[str, int]] = {}
-        for r in self.rows:
-            acc = out.setdefault(group_key(r.name, level), _zero())
-            _accumulate(acc, r.cost)
-        return list(out.items())
+        if level not in self._groups:
+            out: dict[str, dict[str, int]] = {}
+            for r in self.rows:
+                acc = out.setdefault(group_key(r.name, level), _zero())
+                _accumulate(acc, r.cost)
+            self._groups[level] = tuple(out.items())
+        return [(k, dict(v)) for k, v in self._groups[level]]  # copies: the caller may change them
 
     def by_operator(self) -> dict[str, dict[str, int]]:
         """Sums per op kind (conv2d, bn2d, act:relu6, ...)."""

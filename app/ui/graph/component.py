@@ -8,6 +8,7 @@ textContent only. Nothing else from a user reaches the HTML.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -66,6 +67,7 @@ def live_svg(svg: bytes) -> str:
     return _TITLES.sub(b"", _PROLOG.sub(b"", svg, count=1)).decode()
 
 
+@functools.lru_cache(maxsize=64)  # graphs are shared and never changed (app.ui.cache.level_graph)
 def signature(g: nx.DiGraph, rankdir: str) -> str:
     """Equal for graphs of one structure (same nodes, edges, clusters): a kept zoom still fits."""
     h = hashlib.sha1(rankdir.encode())

@@ -15,8 +15,6 @@ import streamlit as st
 from app.ui import cache, state, widgets
 from app.ui.graph import component, keys
 from archlib.core.analysis import human
-from archlib.core.ir import INPUT
-from archlib.views.blockgraph import expandable, op_graph
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,23 +38,13 @@ class Selection:
         return {"expand": keys.join(self.expand), "focus": self.focus}
 
 
-def _names(models: list[tuple[str, cache.Items]]) -> tuple[tuple[str, ...], frozenset[str]]:
-    groups: dict[str, None] = {}
-    ops: set[str] = set()
-    for model, items in models:
-        g = op_graph(cache.analysis(model, items))
-        groups.update(dict.fromkeys(expandable(g)))
-        ops.update(n for n in g.nodes if n != INPUT)
-    return tuple(groups), frozenset(ops | set(groups))
-
-
 def selection(page: str, models: list[tuple[str, cache.Items]]) -> Selection:
     """The page's expand/focus checked against its models: unknown names dropped.
 
     The first check in a session reads what came from the URL and names what it drops;
     later ones (another model, fewer blocks) drop silently what no longer exists.
     """
-    groups, names = _names(models)
+    groups, names = cache.graph_names(tuple(models))
     ek, fk = state.param_key(page, "expand"), state.param_key(page, "focus")
     label = " / ".join(dict.fromkeys(m for m, _ in models))
     expand, msgs = keys.parse_expand(st.session_state.get(ek, ""), groups, model=label)
