@@ -56,6 +56,8 @@ def selection(page: str, models: list[tuple[str, cache.Items]]) -> Selection:
         for m in msgs + more:
             st.warning(widgets.md_escape(m), icon=":material/link_off:")
     st.session_state[ek], st.session_state[fk] = keys.join(expand), focus
+    if note := st.session_state.pop(_note_key(page), ""):
+        st.warning(widgets.md_escape(note), icon=":material/unfold_more:")
     return Selection(page, expand, focus, groups, names)
 
 
@@ -64,9 +66,15 @@ def _on_click(comp_key: str, sel: Selection) -> None:
     if ev is None:
         return
     fk, ek = state.param_key(sel.page, "focus"), state.param_key(sel.page, "expand")
-    expand, focus = keys.apply_click(ev, keys.split(st.session_state.get(ek, "")), st.session_state.get(fk, ""),
-                                     sel.groups, sel.names)
+    expand, focus, note = keys.apply_click(ev, keys.split(st.session_state.get(ek, "")),
+                                           st.session_state.get(fk, ""), sel.groups, sel.names)
     st.session_state[ek], st.session_state[fk] = keys.join(expand), focus
+    if note:  # shown once, by the next selection() (a callback's own output would land at the page's top)
+        st.session_state[_note_key(sel.page)] = note
+
+
+def _note_key(page: str) -> str:
+    return f"{page}._graph_note"
 
 
 def live(model: str, items: cache.Items, sel: Selection, *, level: str, color: str, rankdir: str,
