@@ -2,8 +2,11 @@
 what the component is given, the selection's rows, and the layer table linked to it."""
 from __future__ import annotations
 
+import base64
 import json
+import os
 import random
+import socket
 import threading
 import time
 
@@ -204,3 +207,19 @@ def test_compare_refuses_one_graph_and_draws_the_other(flat, laid_out):
     assert "The stage-level graph has 2,401 boxes" in infos(at) and "share no prefixes" in infos(at)
     (data,) = graph_data(at)
     assert 'data-name="s2"' in data["svg"] and len(laid_out) == 1 and '"n-s2"' in laid_out[0]
+
+
+def test_the_server_compresses_its_websocket():
+    """The live graph's SVG is sent again when only the selection changes (1.27 MB at B7's op level): the
+    server offers per-message deflate (0.20 MB), as .streamlit/config.toml asks."""
+    from browser_support import app_server
+
+    with app_server("server_compression.log") as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall((f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: streamlit\r\n"
+                       f"Sec-WebSocket-Extensions: permessage-deflate\r\nOrigin: {url}\r\n\r\n").encode())
+            head = s.recv(4096).decode(errors="replace").split("\r\n\r\n")[0].lower()
+    assert head.startswith("http/1.1 101") and "sec-websocket-extensions: permessage-deflate" in head
