@@ -164,3 +164,13 @@ def test_the_upload_page_link_carries_an_input_size_other_than_the_default(tmp_p
     assert "Unknown parameter" not in warnings(at)
     assert exact(at, "MACs") == archlib.analyze(name, height=16, width=16).totals()["macs"]
     assert widgets.model_label(name).startswith("dyn.onnx (")
+
+
+def test_a_measured_upload_reaches_paretos_measured_axis(upload):
+    from archlib.hardware import host as hostinfo
+    from archlib.hardware import measure, store
+
+    store.Store().put(hostinfo.host_info("cpu"), upload, {}, measure.settings(), "latency", {"median_ms": 2.5})
+    at = run("pareto", model=upload, x="measured")
+    assert "do not read back" not in warnings(at)
+    assert "2.5 on this axis" in _markup(at).replace("\\", "")
