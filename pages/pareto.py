@@ -49,7 +49,7 @@ parts.downloads(plot, view["x"], fronts)
 tabs = st.tabs([":material/timer: Measure", ":material/playlist_play: Measure all", ":material/query_stats: "
                 "Per-layer profile", ":material/speed: MACs per ms", ":material/dns: Hosts",
                 ":material/compare_arrows: Predicted vs measured"])
-knobs = parts.current_knobs(model)
+knobs = widgets.session_knobs(model)
 with tabs[0]:
     meas.measure_one(store, model, knobs, cfg)
 with tabs[1]:

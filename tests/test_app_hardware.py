@@ -177,3 +177,48 @@ def test_hardware_page_not_calibrated_and_bad_links(db):
     warned = texts(at, "warning").replace("\\", "")
     assert "view='bogus' is not allowed" in warned and "width='99'" in warned and "Unknown parameter speed" in warned
     assert any(b.label == "Calibrate this host" for b in at.button)
+
+
+def _fake_calibration(monkeypatch) -> list:
+    seen = []
+
+    def fake(*, budget_s, on_progress, should_stop, **kw):  # the real run is tests/test_calibrate.py's
+        seen.append((budget_s, kw["threads"]))
+        on_progress(calibrate.Progress(1, 2, 0.1, budget_s, "sample 1"))
+        m = synthetic_model()
+        store.Store().put_latency_model(m.to_json())
+        return m
+
+    monkeypatch.setattr(calibrate, "calibrate", fake)
+    return seen
+
+
+def test_the_calibrate_button_on_the_hardware_page_calibrates(db, monkeypatch):
+    seen = _fake_calibration(monkeypatch)
+    at = open_page("hardware", model="resnet18")
+    next(b for b in at.button if b.label == "Calibrate this host").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert seen == [(calibrate.DEFAULT_BUDGET_S, 1)]
+    assert metric(at, "Matmul GFLOP/s").value == "80.0" and "Calibrated in" in texts(at, "success")
+
+
+@pytest.mark.parametrize("page", ["hardware", "pareto"])
+def test_the_link_keeps_the_table_the_knobs_give(calibrated, page):
+    at = open_page(page, model="regnet_y_400mf", w0="40")
+    assert at.query_params.get("w0") == "40" and "stages" not in at.query_params, at.query_params
+    link = "\n".join(c.value for c in at.sidebar.code)
+    assert "w0=40" in link and "stages=" not in link
+
+
+def test_the_hardware_page_names_a_knob_error_instead_of_crashing(calibrated):
+    at = open_page("hardware", model="vit_b_16")
+    at.session_state["knob.vit_b_16.heads"] = 5  # as Explore's sidebar can set it (a link cannot)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "embed_dim=768 is not allowed with heads=5" in texts(at, "error").replace("\\", "")
+    at = open_page("hardware", model="mobilenet_v2", resolution="32")
+    at.session_state["knob.mobilenet_v2.stages"] = "t1k3s2c16n1-t6k3s2c24n2-t6k3s2c32n1-t6k3s2c64n1-t6k3s2c96n1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Using the model's own table" in texts(at, "error").replace("\\", "")
+    assert any(t.get("name") == "model, predicted" for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"])

@@ -23,7 +23,9 @@ from archlib.hardware import store as mstore
 from archlib.hardware.latmodel import LatencyModel
 
 PAGE = "hardware"
-RUNNING, CANCEL, LAST = "hardware.cal.running", "hardware.cal.cancel", "hardware.cal.last"
+#: the calibration's own session keys; "_" keeps them apart from every widget key (a widget key cannot be
+#: assigned, and calibrate_panel(key="hardware.cal") names its cancel button "hardware.cal.cancel")
+RUNNING, CANCEL, LAST = "hardware._cal_running", "hardware._cal_cancel", "hardware._cal_last"
 BUDGETS = (60.0, calibrate.DEFAULT_BUDGET_S, 300.0, 600.0)
 LOCK_TIMEOUT = 60.0
 

@@ -11,7 +11,7 @@ import streamlit as st
 import archlib
 from app.hardware import charts
 from app.hardware import model as hwmodel
-from app.ui import state, widgets
+from app.ui import cache, widgets
 from archlib.core.knobs import Knob
 from archlib.core.roofline import totals, traffic
 from archlib.data import results
@@ -23,16 +23,6 @@ from archlib.latency_cli import nets_line
 SETTINGS = (Knob("threads", "int", 1, "CPU threads of the latency model (0: torch's default)", lo=0, hi=256, step=1),
             next(k for k in measure.SETTINGS if k.name == "dtype"),
             next(k for k in measure.SETTINGS if k.name == "channels_last"))
-
-
-def knobs_of(model: str) -> dict[str, Any]:
-    """The sidebar model's knobs as set on Explore (defaults elsewhere), non-default ones only."""
-    out = {}
-    for k in archlib.get_model(model).knobs:
-        v = st.session_state.get(state.knob_key(model, k.name), k.default)
-        if v != k.default:
-            out[k.name] = v
-    return out
 
 
 def host_header() -> None:
@@ -98,7 +88,12 @@ def achieved(model: str, knobs: dict[str, Any], cfg: dict[str, Any]) -> float | 
 
 
 def roofline_section(model: str, knobs: dict[str, Any], m: LatencyModel) -> None:
-    a = archlib.analyze(model, **knobs)
+    """The sidebar configuration's layers on this host's roofline; a configuration archlib refuses is named."""
+    try:
+        a = cache.analysis(model, widgets.knob_items(knobs))
+    except archlib.ArchlibError as e:  # knobs Explore accepts one by one but not together (vit heads=5)
+        st.error(widgets.md_escape(str(e)), icon=":material/error:")
+        return
     p = predict.predict_analysis(a, m)
     tot = totals(traffic(a, dtype=m.settings["dtype"]))
     df = roofline_data(p)
