@@ -222,3 +222,21 @@ def test_the_hardware_page_names_a_knob_error_instead_of_crashing(calibrated):
     assert not at.exception, [e.value for e in at.exception]
     assert "Using the model's own table" in texts(at, "error").replace("\\", "")
     assert any(t.get("name") == "model, predicted" for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"])
+
+
+def test_the_latency_settings_are_the_measurement_settings_and_a_refused_one_is_named(db):
+    at = open_page("hardware")
+    threads = next(n for n in at.number_input if n.label == "threads")
+    assert (threads.proto.min, threads.proto.max) == (1, hostinfo.usable_cpus())
+    assert "float16" not in next(s for s in at.selectbox if s.label == "dtype").options
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.session_state["hardware.dtype"] = "float16"  # held from elsewhere: the control never offers it on a CPU
+    at.session_state["hardware.channels_last"] = True
+    at.switch_page("../pages/hardware.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    err = texts(at, "error").replace("\\", "")
+    assert "dtype='float16' is not allowed on cpu" in err and "use dtype=float32 instead" in err
+    want = calibrate.describe(calibrate.model_settings(channels_last=True))  # the other settings are kept
+    assert want in texts(at, "warning").replace("\\", "") and at.session_state["hardware.dtype"] == "float32"
+    at.run()
+    assert "float16" not in texts(at, "error"), "named once, then the default is what the control holds"

@@ -7,6 +7,7 @@ and imports no torch, so it is shown live beside the MACs.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -15,10 +16,11 @@ from typing import Any
 import streamlit as st
 
 import archlib
-from app.ui import widgets
+from app.ui import state, widgets
 from archlib.core.analysis import Analysis
+from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, predict
+from archlib.hardware import calibrate, measure, predict
 from archlib.hardware import store as mstore
 from archlib.hardware.latmodel import LatencyModel
 
@@ -34,13 +36,40 @@ def skey(name: str) -> str:
     return f"hardware.{name}"
 
 
+def _cpu_dtype(spec: Knob) -> Knob:
+    """The number formats a CPU model can be calibrated in (measure.settings refuses float16 there)."""
+    return dataclasses.replace(spec, choices=tuple(c for c in spec.choices if c != "float16"),
+                               help=spec.help + " (float16 needs a GPU)")
+
+
+#: the controls of the latency settings: the measurement settings' own knobs (one definition of their ranges)
+SETTINGS: tuple[Knob, ...] = tuple(_cpu_dtype(k) if k.name == "dtype" else k
+                                   for k in measure.SETTINGS if k.name in ("threads", "dtype", "channels_last"))
+
+
 def settings() -> dict[str, Any]:
-    """The latency model's settings the Hardware page's controls hold (defaults: 1 thread, float32)."""
-    given = {k: st.session_state[skey(k)] for k in ("threads", "dtype", "channels_last") if skey(k) in st.session_state}
+    """The latency model's settings the Hardware page's controls hold (defaults: 1 thread, float32).
+
+    A held value they refuse (the host now lets archlib use fewer CPUs, say) is named in an error and
+    put back to its default; the other settings are kept."""
+    given = {k.name: st.session_state[skey(k.name)] for k in SETTINGS if skey(k.name) in st.session_state}
     try:
         return calibrate.model_settings(**given)
     except ArchlibError:
-        return calibrate.model_settings(threads=1)
+        pass
+    kept: dict[str, Any] = {}
+    for spec in SETTINGS:
+        if spec.name not in given:
+            continue
+        try:
+            calibrate.model_settings(**kept, **{spec.name: given[spec.name]})
+        except ArchlibError as e:
+            st.error(widgets.md_escape(f"{e} The latency settings use {spec.name}={state.fmt(spec.default)} "
+                                       "instead."), icon=":material/error:")
+            st.session_state[skey(spec.name)] = spec.default  # said once: the control shows the default
+        else:
+            kept[spec.name] = given[spec.name]
+    return calibrate.model_settings(**kept)
 
 
 def open_store() -> mstore.Store | None:

@@ -12,7 +12,6 @@ import archlib
 from app.hardware import charts
 from app.hardware import model as hwmodel
 from app.ui import cache, widgets
-from archlib.core.knobs import Knob
 from archlib.core.roofline import totals, traffic
 from archlib.data import results
 from archlib.hardware import calibrate, measure, predict
@@ -20,18 +19,15 @@ from archlib.hardware import host as hostinfo
 from archlib.hardware.latmodel import LatencyModel
 from archlib.latency_cli import nets_line
 
-SETTINGS = (Knob("threads", "int", 1, "CPU threads of the latency model (0: torch's default)", lo=0, hi=256, step=1),
-            next(k for k in measure.SETTINGS if k.name == "dtype"),
-            next(k for k in measure.SETTINGS if k.name == "channels_last"))
-
 
 def host_header() -> None:
     """What this host is, and the settings its latency model is for (per host: not in the URL)."""
     ident = hostinfo.identity("cpu")
     st.caption(f"{ident['cpu']} · {ident['logical_cpus']} logical CPUs · torch {ident['torch']} · host id "
                f"{hostinfo.host_id(ident)}. A latency model is fitted per host, torch version and settings.")
+    hwmodel.settings()  # before the controls: a held value they refuse is named and put back to its default
     cols = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    for box, spec in zip(cols, SETTINGS):
+    for box, spec in zip(cols, hwmodel.SETTINGS):
         widgets.control(spec, hwmodel.skey(spec.name), container=box, label=spec.name.replace("_", " "),
                         style="number" if spec.kind == "int" else "auto")
 
