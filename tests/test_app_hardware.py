@@ -240,3 +240,36 @@ def test_the_latency_settings_are_the_measurement_settings_and_a_refused_one_is_
     assert want in texts(at, "warning").replace("\\", "") and at.session_state["hardware.dtype"] == "float32"
     at.run()
     assert "float16" not in texts(at, "error"), "named once, then the default is what the control holds"
+
+
+def test_a_failed_measurement_is_not_kept_for_every_session(db, monkeypatch):
+    """One cached measurement for Hardware, Scaling's solver and its Verify button: a failure is not cached."""
+    from app.hardware import model as hwmodel
+    from app.scaling import lab
+
+    calls = []
+
+    def flaky(kind, model, knobs, **kw):
+        calls.append((model, kw["threads"]))
+        if len(calls) % 2:
+            raise hostinfo.MeasurementBusy("This host is still busy with another measurement after 60 s.")
+        return {"result": {"median_ms": 1.25}}
+
+    monkeypatch.setattr(store, "record", flaky)
+    hwmodel._measured.clear()
+    cfg = calibrate.model_settings() | hwmodel.CHECK_TIMING
+    with pytest.raises(hostinfo.MeasurementBusy):
+        hwmodel.measured_ms("lenet", (), cfg)
+    assert hwmodel.measured_ms("lenet", (), cfg) == 1.25 and hwmodel.measured_ms("lenet", (), cfg) == 1.25
+    assert lab.measured("alexnet", {}) is None and lab.measured("alexnet", {}) == 1.25
+    assert calls == [("lenet", 1)] * 2 + [("alexnet", 1)] * 2, "measured again after a failure, then cached"
+
+
+def test_verify_by_measuring_says_what_it_measures_with_and_why_it_failed(calibrated, monkeypatch):
+    monkeypatch.setattr(store, "record", lambda *a, **k: (_ for _ in ()).throw(
+        hostinfo.MeasurementBusy("This host is still busy with profiling resnet50 after 60 s.")))
+    at = open_page("scaling", lab="mobilenet", budget_metric="predicted", budget="20ms")
+    button = next(b for b in at.button if b.label == "Verify by measuring")
+    assert calibrate.describe(calibrated.settings) in button.help and "one thread" not in button.help
+    button.click().run()
+    assert "still busy with profiling resnet50" in texts(at, "error").replace("\\", "")

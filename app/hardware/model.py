@@ -221,19 +221,23 @@ def _run(cfg: dict[str, Any], budget: float, key: str) -> None:
     st.rerun()
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _measured(model: str, items: tuple[tuple[str, Any], ...], cfg_json: str) -> float | None:
-    try:
-        rec = mstore.record("latency", model, dict(items), lock_timeout=LOCK_TIMEOUT, min_run_time=0.3,
-                            max_seconds=60.0, **json.loads(cfg_json))
-    except ArchlibError:
-        return None
+#: a measurement that checks a prediction: short timed runs, bounded (the settings are the latency model's)
+CHECK_TIMING = {"min_run_time": 0.3, "max_seconds": 60.0}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _measured(model: str, items: tuple[tuple[str, Any], ...], cfg_json: str) -> float:
+    # an ArchlibError (the host stayed busy, too large) propagates: Streamlit caches no exception, so a
+    # failure is not kept for every session; the next call measures again
+    rec = mstore.record("latency", model, dict(items), lock_timeout=LOCK_TIMEOUT, **json.loads(cfg_json))
     return float(rec["result"]["median_ms"])
 
 
-def measured_ms(model: str, items: tuple[tuple[str, Any], ...], cfg: dict[str, Any]) -> float | None:
-    """Median latency measured here with the latency model's settings (stored like every measurement)."""
-    return _measured(model, items, json.dumps(cfg, sort_keys=True))
+def measured_ms(model: str, items: tuple[tuple[str, Any], ...], cfg: Mapping[str, Any]) -> float:
+    """Median latency (ms) measured here under the host's lock with measurement settings `cfg`, stored like
+    every measurement and cached for every session. Raises ArchlibError when it could not be measured
+    (nothing is cached then)."""
+    return _measured(model, items, json.dumps(dict(cfg), sort_keys=True))
 
 
 def offer_calibration() -> None:

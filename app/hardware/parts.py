@@ -113,10 +113,11 @@ def roofline_section(model: str, knobs: dict[str, Any], m: LatencyModel) -> None
     c = st.columns([1.2, 4], vertical_alignment="center")
     if c[0].button("Measure it now", icon=":material/timer:", key="hw.measure",
                    help="Times this configuration with the latency model's settings (stored for every page)."):
-        with st.spinner(f"Measuring {name}…"):
-            ms = hwmodel.measured_ms(model, widgets.knob_items(knobs), m.settings)
-        if ms is None:
-            c[1].error("It could not be measured here (too large, or the host stayed busy).")
+        try:
+            with st.spinner(f"Measuring {name}…"):
+                hwmodel.measured_ms(model, widgets.knob_items(knobs), m.settings | hwmodel.CHECK_TIMING)
+        except archlib.ArchlibError as e:
+            c[1].error(widgets.md_escape(str(e)), icon=":material/error:")
         else:
             st.rerun()
     c[1].markdown(f"Predicted **{p.latency_ms:.2f} ms**" + (f", measured **{ms:.2f} ms** "
