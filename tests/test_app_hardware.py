@@ -273,3 +273,29 @@ def test_verify_by_measuring_says_what_it_measures_with_and_why_it_failed(calibr
     assert calibrate.describe(calibrated.settings) in button.help and "one thread" not in button.help
     button.click().run()
     assert "still busy with profiling resnet50" in texts(at, "error").replace("\\", "")
+
+
+def test_a_rerun_opens_no_database_and_predicts_no_stored_measurement_again(calibrated, db, monkeypatch):
+    db.put(hostinfo.host_info(), "lenet", {}, measure.settings(threads=1), "latency", {"median_ms": 0.2})
+    explore, pareto = open_page(model="resnet18"), open_page("pareto")
+    checks, predicted = [], []
+    check, predict_analysis = store.Store._check, predict.predict_analysis
+    monkeypatch.setattr(store.Store, "_check", lambda self, con: (checks.append(1), check(self, con))[1])
+    monkeypatch.setattr(predict, "predict_analysis", lambda *a, **k: (predicted.append(1),
+                                                                      predict_analysis(*a, **k))[1])
+    explore.run()
+    pareto.run()
+    assert not explore.exception and not pareto.exception
+    assert "**1 measurements**" in texts(pareto, "markdown")
+    assert checks == [] and predicted == [], "the database is checked once per version, the table made once"
+    db.put(hostinfo.host_info(), "alexnet", {}, measure.settings(threads=1), "latency", {"median_ms": 9.0})
+    pareto.run()
+    assert "**2 measurements**" in texts(pareto, "markdown") and len(checks) == 1, "a write is seen at once"
+
+
+def test_a_database_broken_while_the_app_runs_is_named_on_the_next_run(db, tmp_path):
+    at = open_page("pareto")
+    assert not texts(at, "error")
+    db.path.write_bytes(b"this is not a database" * 100)
+    at.run()
+    assert "is corrupt" in texts(at, "error").replace("\\", "")

@@ -7,17 +7,18 @@ and imports no torch, so it is shown live beside the MACs.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 import archlib
 from app.ui import state, widgets
-from archlib.core.analysis import Analysis
 from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
 from archlib.hardware import calibrate, measure, predict
@@ -72,17 +73,40 @@ def settings() -> dict[str, Any]:
     return calibrate.model_settings(**kept)
 
 
-def open_store() -> mstore.Store | None:
+def db_stamp(path: Path) -> tuple[int, ...]:
+    """What changes when the database file is written, replaced or removed (a cache key)."""
     try:
-        return mstore.Store()
-    except ArchlibError:
+        f = path.stat()
+    except OSError:
+        return ()
+    return f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _store(path: str, stamp: tuple[int, ...]) -> mstore.Store:
+    # opening checks the file (PRAGMA quick_check, the schema): done once per version of the file, shared by
+    # every session; a write, a replaced or a removed file gives another stamp, so it is checked again. A
+    # database refused raises, and Streamlit caches no exception: the next call opens it again.
+    return mstore.Store(path)
+
+
+def open_store(*, say: bool = False) -> mstore.Store | None:
+    """The results database at $ARCHLIB_DB (checked once per version of the file), or None when it is
+    refused; `say`: the refusal is shown as an error (what to do included)."""
+    path = mstore.db_path()
+    try:
+        s = _store(str(path), db_stamp(path))
+    except ArchlibError as e:
+        if say:
+            st.error(widgets.md_escape(str(e)), icon=":material/database:")
         return None
+    return copy.copy(s)  # its own `skipped` (what the caller's last read left out), not another session's
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _load(path: str, cfg_json: str, stamp: float) -> LatencyModel | None:
+def _load(path: str, cfg_json: str, stamp: tuple[int, ...], _s: mstore.Store) -> LatencyModel | None:
     try:
-        return calibrate.load(mstore.Store(path), **json.loads(cfg_json))
+        return calibrate.load(_s, **json.loads(cfg_json))
     except ArchlibError:
         return None
 
@@ -92,8 +116,8 @@ def latency_model(cfg: dict[str, Any] | None = None) -> LatencyModel | None:
     s = open_store()
     if s is None:
         return None
-    stamp = s.path.stat().st_mtime if s.path.exists() else 0.0  # a new calibration changes the file
-    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), stamp)
+    # a new calibration writes the file, which changes its stamp
+    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), db_stamp(s.path), s)
 
 
 def model_key(m: LatencyModel) -> str:
@@ -153,12 +177,6 @@ def with_predicted(df: Any, model: str, items: tuple[tuple[str, Any], ...]) -> A
     table is not changed)."""
     p = prediction(model, items)
     return df if p is None else df.assign(predicted_ms=df["name"].map(p["layers"]))
-
-
-def predict_any(a: Analysis, *, batch: int = 1) -> predict.Prediction | None:
-    """The prediction of any analysis (a custom or imported model), or None when not calibrated."""
-    m = latency_model()
-    return None if m is None else predict.predict_analysis(a, m, batch=batch)
 
 
 def latency_metric(box: Any, model: str, items: tuple[tuple[str, Any], ...]) -> None:

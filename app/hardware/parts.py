@@ -188,29 +188,45 @@ def rank_section(m: LatencyModel) -> None:
 
 # -- accuracy -----------------------------------------------------------------------
 def measured_table(m: LatencyModel) -> pd.DataFrame:
-    """This host's stored latency measurements with the model's settings (any batch), predicted beside."""
+    """This host's stored latency measurements with the model's settings (any batch), predicted beside;
+    computed once per fitted model and version of the database file, for every session."""
     s = hwmodel.open_store()
+    if s is None:
+        return _measured_rows([])
+    try:
+        return _measured_table(hwmodel.model_key(m), hwmodel.db_stamp(s.path), tuple(archlib.list_models()), m, s)
+    except archlib.ArchlibError:  # the database broke since it was opened: the Pareto page names it
+        return _measured_rows([])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _measured_table(key: str, stamp: tuple[int, ...], models: tuple[str, ...], _m: LatencyModel,
+                    _s: Any) -> pd.DataFrame:
     rows = []
-    want = {k: m.settings[k] for k in ("device", "threads", "dtype", "channels_last", "backend")}
-    for r in (s.rows(host_id=m.host_id, kind="latency") if s else []):
-        if {k: r["settings"].get(k) for k in want} != want or r["model"] not in archlib.list_models():
+    want = {k: _m.settings[k] for k in ("device", "threads", "dtype", "channels_last", "backend")}
+    for r in _s.rows(host_id=_m.host_id, kind="latency"):
+        if {k: r["settings"].get(k) for k in want} != want or r["model"] not in models:
             continue
         try:
             a = archlib.analyze(r["model"], **r["config"])
         except archlib.ArchlibError:
             continue
-        pred = predict.predict_analysis(a, m, batch=r["settings"]["batch"]).latency_ms
+        pred = predict.predict_analysis(a, _m, batch=r["settings"]["batch"]).latency_ms
         knobs = {k: v for k, v in r["config"].items() if archlib.config(r["model"]).get(k) != v}
         label = f"{r['model']} {results.format_knobs(knobs)}".strip() + (f" ×{r['settings']['batch']}"
                                                                           if r["settings"]["batch"] > 1 else "")
         rows.append({"label": label, "model": r["model"], "family": archlib.get_model(r["model"]).family.name,
                      "batch": r["settings"]["batch"], "default": not knobs, "measured_ms": r["result"]["median_ms"],
                      "predicted_ms": pred, "error": pred / r["result"]["median_ms"] - 1})
+    return _measured_rows(rows)
+
+
+def _measured_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "model", "family", "batch", "default", "measured_ms", "predicted_ms",
                                        "error"])
 
 
-def predicted_vs_measured(store: Any = None) -> None:
+def predicted_vs_measured() -> None:
     """Every stored measurement of this host (the latency model's settings) against its prediction."""
     m = hwmodel.latency_model()
     if m is None:
