@@ -91,7 +91,36 @@ def test_allocator_is_pinned_on_glibc():
     said = allocator.pin()
     assert said.endswith(".")
     if platform.libc_ver()[0] == "glibc":
-        assert said.startswith("glibc malloc pinned")
+        assert said.startswith("glibc malloc pinned for the life of this process")
+
+
+def test_the_allocator_is_pinned_once_per_process_whoever_asks(monkeypatch):
+    """Pinning cannot be undone (glibc has no getter), so it is done once: later or concurrent calls
+    (two sessions' first measurements) change nothing."""
+    import ctypes
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            time.sleep(0.05)
+            return 1
+
+    monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: FakeLibc())
+    monkeypatch.setattr(allocator, "_SAID", [])
+    said: list[str] = []
+    workers = [threading.Thread(target=lambda: said.append(allocator.pin())) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    said.append(allocator.pin())
+    assert sorted(calls) == sorted([(allocator._M_MMAP_THRESHOLD, allocator.MMAP_THRESHOLD),
+                                    (allocator._M_TRIM_THRESHOLD, allocator.TRIM_THRESHOLD)])
+    assert len(set(said)) == 1 and said[0].startswith("glibc malloc pinned for the life of this process")
+    assert "cannot be undone" in allocator.__doc__ and "rest of its life" in allocator.__doc__
 
 
 def test_cuda_timing_synchronises_every_timed_call(monkeypatch):
