@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
 from archlib.hardware import allocator, calnets, calplan, measure, microbench
 from archlib.hardware.gate import admit
@@ -41,6 +42,9 @@ from archlib.hardware.latmodel import (
 MODEL_SETTINGS = ("device", "threads", "dtype", "backend", "channels_last")
 DEFAULT_BUDGET_S = 150.0
 BUDGET_RANGE = (2.0, 3600.0)
+#: the time budget as a knob: its text (the CLI's --budget-s) is parsed by Knob.parse_text (ASCII digits)
+BUDGET = Knob("budget_s", "float", DEFAULT_BUDGET_S, "seconds spent measuring", lo=BUDGET_RANGE[0],
+              hi=BUDGET_RANGE[1])
 #: a sample whose relative residual exceeds this (after a first fit) is dropped as disturbed
 OUTLIER = 0.6
 FOLDS = 5
@@ -93,11 +97,7 @@ def this_host(cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def _check_budget(budget_s: Any) -> float:
-    lo, hi = BUDGET_RANGE
-    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not lo <= budget_s <= hi:
-        raise ArchlibError(f"budget_s={budget_s!r} is not allowed: budget_s must be a number of seconds in "
-                           f"[{lo:g}, {hi:g}].")
-    return float(budget_s)
+    return float(BUDGET.parse(budget_s))
 
 
 def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: bool = False,
