@@ -54,7 +54,7 @@ def status(m: LatencyModel | None) -> None:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.get("created", 0)))
     st.caption(f"Calibrated {when} with {calibrate.describe(cfg)}: {i.get('samples')} samples "
                f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s); "
-               f"{nets_line(i)}.")
+               f"{nets_line(i).rstrip('.')}.")
     with st.expander("Calibrate again" + ("" if i.get("complete") else " (resumes the plan)"), icon=":material/speed:",
                      expanded=bool(st.session_state.get(hwmodel.RUNNING))):
         hwmodel.calibrate_panel(key="hardware.cal")
