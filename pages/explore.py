@@ -36,8 +36,7 @@ except archlib.ArchlibError as e:
     st.stop()
 
 shapes = f"{'×'.join(map(str, a.input_shape))} → {'×'.join(map(str, a.output_shape))}"
-st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
-           + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
+st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration " + parts.configuration(model, a))
 parts.totals(a, latency=lambda box: hwmodel.latency_metric(box, model, items))
 parts.notes(a)
 mem = parts.memory(a, P)

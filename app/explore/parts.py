@@ -47,6 +47,14 @@ def notes(a: Analysis) -> None:
         st.info(widgets.md_escape(n), icon=":material/info:")
 
 
+def configuration(model: str, a: Analysis) -> str:
+    """The knobs in words; a stage table (up to 1000 characters) as whose it is and its rows."""
+    custom = "stages" in archlib.get_model(model).overrides(a.config)
+    return ", ".join(f"{k} {state.fmt(v)}" if k != "stages" else
+                     f"stages {'custom' if custom else 'of the paper'} ({v.count('-') + 1} rows)"
+                     for k, v in a.config.items())
+
+
 def memory(a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
     """Memory for a batch size, number format and optimizer: weights, inference and training."""
     with st.container(border=True):
