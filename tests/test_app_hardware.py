@@ -68,14 +68,14 @@ def predicted(m, model: str = "efficientnet_b0", **knobs) -> float:
 def test_explore_shows_the_predicted_latency_beside_the_macs(calibrated):
     at = open_page(model="mobilenet_v2", width="0.5")
     ms = predicted(calibrated, "mobilenet_v2", width=0.5)
-    box = metric(at, "Predicted latency")
+    box = metric(at, "Latency")
     assert box.value == f"{ms:.3g} ms" and box.proto.help.startswith(f"{ms:.4f} ms per forward pass")
     assert not any(b.label == "Calibrate this host" for b in at.button)
 
 
 def test_explore_not_calibrated_says_so_and_offers_to_calibrate(db):
     at = open_page()
-    assert metric(at, "Predicted latency").value == "not calibrated"
+    assert metric(at, "Latency").value == "—" and metric(at, "Latency").delta == "not calibrated"
     assert any(b.label == "Calibrate this host" for b in at.button)
 
 
@@ -94,7 +94,7 @@ def test_the_calibrate_button_shows_progress_and_then_predicts(db, monkeypatch):
     at = open_page()
     next(b for b in at.button if b.label == "Calibrate this host").click().run()
     assert not at.exception and seen == [(calibrate.DEFAULT_BUDGET_S, 1)]
-    assert metric(at, "Predicted latency").value == f"{predicted(synthetic_model()):.3g} ms"
+    assert metric(at, "Latency").value == f"{predicted(synthetic_model()):.3g} ms"
     assert any("Calibrated in" in t.value for t in at.toast)
 
 

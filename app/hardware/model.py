@@ -180,16 +180,16 @@ def with_predicted(df: Any, model: str, items: tuple[tuple[str, Any], ...]) -> A
 
 
 def latency_metric(box: Any, model: str, items: tuple[tuple[str, Any], ...]) -> None:
-    """The totals' "Predicted latency" metric, or "not calibrated" with a way to calibrate."""
+    """The totals' latency metric: predicted on this host, or "—, not calibrated" with a way to calibrate."""
     p = prediction(model, items)
     cfg = settings()
     if p is None:
-        box.metric("Predicted latency", "not calibrated", border=True,
+        box.metric("Latency", "—", delta="not calibrated", delta_color="off", delta_arrow="off", border=True,
                    help=f"No latency model of this host for {calibrate.describe(cfg)} yet: calibrate it with the button "
                         "further down (about 2.5 minutes, resumable) or on the Hardware page.")
         return
     ms = p["latency_ms"]
-    box.metric("Predicted latency", f"{ms:.3g} ms", border=True,
+    box.metric("Latency", f"{ms:.3g} ms", delta="predicted here", delta_color="off", delta_arrow="off", border=True,
                help=f"{ms:.4f} ms per forward pass at batch 1 on this host ({calibrate.describe(cfg)}), predicted "
                     "from the calibrated per-op model, nothing run; the Hardware page shows how accurate it is.")
 
