@@ -139,6 +139,17 @@ def knob_controls(model: str, slot: int = 1, *, container: Any = None) -> dict[s
     return values
 
 
+def session_knobs(model: str, slot: int = 1) -> dict[str, Any]:
+    """The knobs the user set for `model` (Explore's sidebar, or a Compare slot), non-default ones only:
+    what a page without the knob controls (Pareto, Hardware) analyses and writes into its link."""
+    out = {}
+    for k in archlib.get_model(model).knobs:
+        v = st.session_state.get(state.knob_key(model, k.name, slot), k.default)
+        if v != k.default:
+            out[k.name] = v
+    return out
+
+
 def _reset(model: str, slot: int) -> None:
     for k in archlib.get_model(model).knobs:
         st.session_state[state.knob_key(model, k.name, slot)] = k.default
