@@ -71,7 +71,7 @@ def summary(model: str) -> Any:
     st.subheader(widgets.md_escape(widgets.model_label(model)), anchor=False)
     try:
         st.caption(widgets.md_escape(f"{archlib.get_model(model).description} · {model}"))
-        a = cache.analysis(model, widgets.knob_items(current_sizes(model)))
+        a = cache.analysis(model, widgets.knob_items(widgets.session_knobs(model)))
     except ArchlibError as e:
         st.error(widgets.md_escape(str(e)), icon=":material/error:")
         return None
@@ -83,12 +83,6 @@ def summary(model: str) -> Any:
     explore.notes(a)
     views()
     return a
-
-
-def current_sizes(model: str) -> dict[str, Any]:
-    """The sidebar model's knobs as this session holds them (an upload's: its input size), defaults elsewhere."""
-    return {k.name: st.session_state.get(state.knob_key(model, k.name), k.default)
-            for k in archlib.get_model(model).knobs}
 
 
 def views() -> None:
