@@ -231,13 +231,17 @@ def _crosscheck_summary(check: CrossCheck) -> None:
         st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all "
                    f"{len(check.modules) - 1} modules it reports.", icon=":material/check_circle:")
     else:
-        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. "
-                 f"{', '.join(k or '(whole model)' for k in bad_fc[:5])}.")
+        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. {_modules(bad_fc)}.")
     why = total.reason.replace(": ", " ") or "nothing"
     if not bad_fv:
         st.success(f"fvcore agrees with archlib's fvcore-convention count in every module; its total exceeds "
                    f"the MACs by {why}.", icon=":material/check_circle:")
     else:
         st.warning(f"fvcore differs from archlib's fvcore convention in {len(bad_fv)} modules, e.g. "
-                   f"{', '.join(k or '(whole model)' for k in bad_fv[:5])}: attention or an operator fvcore has no "
-                   f"handle for. Beyond MACs it adds {why}.", icon=":material/info:")
+                   f"{_modules(bad_fv)}: attention or an operator fvcore has no handle for. Beyond MACs it adds "
+                   f"{why}.", icon=":material/info:")
+
+
+def _modules(names: list[str]) -> str:
+    """The first module names, escaped: an imported model's come from its file."""
+    return widgets.md_escape(", ".join(k or "(whole model)" for k in names[:5]))
