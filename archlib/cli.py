@@ -266,14 +266,15 @@ def _cmd_measure(args: argparse.Namespace, pairs: dict[str, str]) -> str:
     names = {k.name for k in measure.SETTINGS}
     settings = measure.parse_settings({k: v for k, v in pairs.items() if k in names})
     model = args.model
+    knobs = registry.get(model).parse_text({k: v for k, v in pairs.items() if k not in names})
+    knobs |= parse_input(args.input)
     if model.lower().endswith(".onnx") and model not in registry.names():
         from archlib.importers.models import keep_file
 
-        model = keep_file(model)  # measured as onnx:<sha256>, so the app shows it beside its upload
+        # measured as onnx:<sha256>, so the app shows it beside its upload; kept only once it lowers at this size
+        model = keep_file(model, api.config(model, **knobs))
         print(f"{args.model} is kept as {model}", file=sys.stderr)
         args.model = model
-    knobs = registry.get(model).parse_text({k: v for k, v in pairs.items() if k not in names})
-    knobs |= parse_input(args.input)
     waiting = WaitingLine(sys.stderr)
     try:
         rec = store.record(args.kind, model, api.config(model, **knobs), on_wait=waiting, **settings)

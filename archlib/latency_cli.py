@@ -22,20 +22,12 @@ from archlib.hardware.latmodel import LatencyModel
 PREDICT_SETTINGS = ("device", "threads", "dtype", "channels_last", "batch")
 
 
-def _parse_flag(name: str, text: str, kind: type) -> Any:
-    try:
-        return kind(text)
-    except ValueError:
-        raise ArchlibError(f"--{name.replace('_', '-')}={text!r} is not allowed: it must be "
-                           f"{'an integer' if kind is int else 'a number'}.") from None
-
-
 def cmd_calibrate(args: argparse.Namespace, extra: list[str]) -> str:
     """Calibrate with progress on standard error; the fitted model's summary (or JSON) on standard output."""
     if extra:
         raise ArchlibError(f"unexpected argument {extra[0]!r} for calibrate; it takes --device, --threads, --dtype, "
                            "--channels-last, --budget-s, --fresh and --json.")
-    budget = _parse_flag("budget_s", args.budget_s, float)
+    budget = calibrate.BUDGET.parse_text(args.budget_s)  # ASCII digits only, as every number on the CLI
     from archlib.hardware import measure
 
     given = measure.parse_settings({"device": args.device, "threads": args.threads, "dtype": args.dtype})

@@ -12,6 +12,11 @@ from archlib.core.analysis import human
 PAGE = state.EXPLORE
 P = widgets.params(PAGE)
 model = st.session_state[state.MODEL]
+try:
+    entry = archlib.get_model(model)
+except archlib.ArchlibError as e:  # an upload evicted since the sidebar's check
+    st.error(widgets.md_escape(str(e)), icon=":material/error:")
+    st.stop()
 
 with st.sidebar:
     st.markdown("#### Knobs", help="Generated from the model's knob schema; each is also a URL key.")
@@ -21,7 +26,6 @@ with st.sidebar:
 knobs = stages.usable(model, knobs)
 items = widgets.knob_items(knobs)
 view = state.View(PAGE, model, dict(knobs), {})
-entry = archlib.get_model(model)
 
 # an upload's file name is user data: escaped; a registered name is shown as it is
 st.title(widgets.md_escape(widgets.model_label(model)) if state.is_imported(model) else model, anchor=False)
@@ -36,8 +40,7 @@ except archlib.ArchlibError as e:
     st.stop()
 
 shapes = f"{'×'.join(map(str, a.input_shape))} → {'×'.join(map(str, a.output_shape))}"
-st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration "
-           + ", ".join(f"{k} {state.fmt(v)}" for k, v in knobs.items()))
+st.caption(f"Input {shapes} · {len(a.rows):,} ops · configuration " + parts.configuration(model, a))
 parts.totals(a, latency=lambda box: hwmodel.latency_metric(box, model, items))
 parts.notes(a)
 mem = parts.memory(a, P)

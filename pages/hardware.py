@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-import archlib
+from app.explore import stages
 from app.hardware import model as hwmodel
 from app.hardware import parts
 from app.ui import state, widgets
@@ -24,7 +24,7 @@ if tab_key + ".tab" not in st.session_state:
 tabs = dict(zip(TABS, st.tabs(list(TABS.values()), key=tab_key + ".tab", on_change="rerun")))
 current = next((k for k, t in tabs.items() if t.open), "roofline")
 st.session_state[tab_key] = current
-knobs = parts.knobs_of(model)
+knobs = stages.usable(model, widgets.session_knobs(model))  # a table the other knobs refuse: named, the own one used
 with tabs[current]:
     if m is None:
         st.info("The roofline's peaks, the per-layer predictions and the accuracy appear once this host is "
@@ -36,6 +36,6 @@ with tabs[current]:
     else:
         parts.accuracy_section(m)
 
-widgets.publish(state.View(PAGE, model, archlib.config(model) | knobs, {"view": current}), PAGE,
+widgets.publish(state.View(PAGE, model, knobs, {"view": current}), PAGE,
                 help="Opening it shows this tab for the sidebar model's configuration; the latency settings and "
                      "the calibration are this host's own.")

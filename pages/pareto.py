@@ -19,7 +19,7 @@ st.caption("Published ImageNet results (one point per model variant and source, 
            "their cost. Colour: family; symbol: source; open symbol: a value marked unverified. Click a point to "
            "open that configuration in Explore.")
 
-store = meas.open_store()
+store = hwmodel.open_store(say=True)
 cfg = meas.current_settings()
 this_host = data.host_id_of(meas.host(cfg["device"]))
 measured = meas.measured_map(store, st.session_state.get(meas.HOST, this_host), cfg)
@@ -49,7 +49,7 @@ parts.downloads(plot, view["x"], fronts)
 tabs = st.tabs([":material/timer: Measure", ":material/playlist_play: Measure all", ":material/query_stats: "
                 "Per-layer profile", ":material/speed: MACs per ms", ":material/dns: Hosts",
                 ":material/compare_arrows: Predicted vs measured"])
-knobs = parts.current_knobs(model)
+knobs = widgets.session_knobs(model)
 with tabs[0]:
     meas.measure_one(store, model, knobs, cfg)
 with tabs[1]:
@@ -61,6 +61,6 @@ with tabs[3]:
 with tabs[4]:
     meas.hosts_panel(store, this_host)
 with tabs[5]:
-    hwparts.predicted_vs_measured(store)
+    hwparts.predicted_vs_measured()
 
 parts.publish(view, model)

@@ -19,4 +19,4 @@ else:
     st.info("No uploaded model is open: choose a file above, or open a link such as `?model=onnx:<sha256>`.",
             icon=":material/upload_file:")
 parts.session_uploads(model)
-widgets.publish(state.View(state.UPLOAD, model, {}, {}), state.UPLOAD)
+widgets.publish(state.View(state.UPLOAD, model, widgets.session_knobs(model), {}), state.UPLOAD)

@@ -290,3 +290,14 @@ def test_fuzz_any_registered_model(data, page):
     query = data.draw(_queries([model]))
     query[state.MODEL] = model
     _check(query, page)
+
+
+def test_a_session_offers_at_most_max_imported_uploads():
+    names = [f"onnx:{i:064x}" for i in range(state.MAX_IMPORTED + 5)]
+    seen: list[str] = []
+    for n in names:
+        assert state.remember_imported(seen, n) is seen
+    assert seen == names[-state.MAX_IMPORTED:]  # the newest, in the order opened
+    state.remember_imported(seen, "mobilenet_v2")
+    state.remember_imported(seen, names[-1])
+    assert seen == names[-state.MAX_IMPORTED:]

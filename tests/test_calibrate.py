@@ -91,7 +91,36 @@ def test_allocator_is_pinned_on_glibc():
     said = allocator.pin()
     assert said.endswith(".")
     if platform.libc_ver()[0] == "glibc":
-        assert said.startswith("glibc malloc pinned")
+        assert said.startswith("glibc malloc pinned for the life of this process")
+
+
+def test_the_allocator_is_pinned_once_per_process_whoever_asks(monkeypatch):
+    """Pinning cannot be undone (glibc has no getter), so it is done once: later or concurrent calls
+    (two sessions' first measurements) change nothing."""
+    import ctypes
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            time.sleep(0.05)
+            return 1
+
+    monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: FakeLibc())
+    monkeypatch.setattr(allocator, "_SAID", [])
+    said: list[str] = []
+    workers = [threading.Thread(target=lambda: said.append(allocator.pin())) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    said.append(allocator.pin())
+    assert sorted(calls) == sorted([(allocator._M_MMAP_THRESHOLD, allocator.MMAP_THRESHOLD),
+                                    (allocator._M_TRIM_THRESHOLD, allocator.TRIM_THRESHOLD)])
+    assert len(set(said)) == 1 and said[0].startswith("glibc malloc pinned for the life of this process")
+    assert "cannot be undone" in allocator.__doc__ and "rest of its life" in allocator.__doc__
 
 
 def test_cuda_timing_synchronises_every_timed_call(monkeypatch):
@@ -116,14 +145,26 @@ def test_compile_status_names_a_missing_compiler(monkeypatch):
 
 def test_compiled_measurements_are_bounded_up_front(monkeypatch):
     monkeypatch.setattr(backends, "compile_status", lambda device: (True, "fine."))
-    cfg = measure.settings(backend="compile", max_seconds=20)
-    with pytest.raises(ArchlibError, match=r"max_seconds=20 is too short for backend='compile'"):
-        backends.check_compile(cfg)
+    for seconds in (20, 40):  # 40: the compile may take half of it (21 s here), so timing would get too little
+        with pytest.raises(ArchlibError, match=rf"max_seconds={seconds} is too short for backend='compile'.*"
+                                               r"cannot be interrupted.*at least 42"):
+            backends.check_compile(measure.settings(backend="compile", max_seconds=seconds))
+    backends.check_compile(measure.settings(backend="compile", max_seconds=42))
     with pytest.raises(ArchlibError, match="training step"):
         backends.check_compile(measure.settings(backend="compile"), training=True)
     monkeypatch.setattr(backends, "compile_status", lambda device: (False, "no compiler here; use backend=eager."))
     with pytest.raises(ArchlibError, match="no compiler here"):
         measure.measure_latency("lenet", backend="compile", max_seconds=60)
+
+
+def test_a_compile_that_overran_says_it_ran_to_its_end_and_keeps_the_module(monkeypatch):
+    """A first compiled call is not interruptible: past half of max_seconds the measurement stops, saying so."""
+    monkeypatch.setattr(backends, "compiled", lambda key, build, first: (build(), 30.0))
+    cfg = measure.settings(backend="compile", max_seconds=50, threads=1)
+    with pytest.raises(ArchlibError, match=r"compiling lenet took 30 s, more than half of max_seconds=50 \(a compile "
+                                           r"cannot be interrupted, so it ran to its end\).*measure again"):
+        measure._forward("lenet", {}, cfg, time.perf_counter() - 30.0)
+    assert "not interrupted" in next(k for k in measure.SETTINGS if k.name == "backend").help
 
 
 @pytest.mark.slow
@@ -228,3 +269,67 @@ def test_the_fit_is_checked_on_networks_it_never_saw():
     got = calibrate.validate(m, nets)
     assert got["nets"] == 10 and got["nets_within_10"] == 0.7 and got["nets_within_20"] == 0.9
     assert got["nets_median_error"] == pytest.approx(1 - 1 / 1.05) and calibrate.validate(m, []) == {}
+
+
+def _fake_timings(monkeypatch) -> list[tuple[float, list, int]]:
+    """Instant micro-benchmarks that note when they ran, what the gate had admitted, and torch's threads."""
+    import torch
+
+    from archlib.hardware import gate
+
+    seen: list[tuple[float, list, int]] = []
+
+    def note(value: float) -> float:
+        seen.append((time.monotonic(), [t.what for t in gate.GATE.running()], torch.get_num_threads()))
+        return value
+
+    monkeypatch.setattr(microbench, "PEAKS", {n: (lambda cfg: note(1e10)) for n in microbench.PEAKS})
+    monkeypatch.setattr(microbench, "harness", lambda cfg: note(0) or {"base_us": 3.0, "per_op_us": 1.0,
+                                                                         "per_group_us": 0.5})
+    monkeypatch.setattr(microbench, "time_op",
+                        lambda op, batch, cfg: note(1.0 + latmodel.features(op, batch)["flops"] * 1e-4))
+    monkeypatch.setattr(microbench, "time_net", lambda a, cfg: note(10.0 + a.totals()["macs"] * 2e-4))
+    return seen
+
+
+def test_each_calibration_timing_is_admitted_heavy_work_with_its_threads_given_back(tmp_path, monkeypatch):
+    """Calibration and the gate's other heavy work (cross-check, Performer study, profile) exclude each
+    other: each timed step waits for what the gate has admitted, and runs alone; torch's thread count is
+    the calibration's only inside a step."""
+    import torch
+
+    from archlib.hardware import gate
+
+    seen = _fake_timings(monkeypatch)
+    s, heard, released = store.Store(tmp_path / "g.sqlite"), [], []
+    threads = min(2, torch.get_num_threads() + 1)
+    torch.set_num_threads(threads)
+    holding = threading.Event()
+
+    def cross_check() -> None:
+        with gate.admit(2 ** 20, "the cross-check of resnet50"):
+            holding.set()
+            time.sleep(0.6)
+            released.append(time.monotonic())
+
+    other = threading.Thread(target=cross_check)
+    other.start()
+    holding.wait(5)
+    try:
+        calibrate.calibrate(budget_s=2, store=s, threads=1, on_wait=heard.append)
+    finally:
+        other.join()
+    assert seen and all(w == ["calibrating the latency model"] for _, w, _ in seen), "each step alone in the gate"
+    assert min(t for t, _, _ in seen) >= released[0], "no step ran beside the cross-check"
+    assert any("the cross-check of resnet50" in m for m in heard), heard
+    assert {n for _, _, n in seen} == {1} and torch.get_num_threads() == threads
+    assert gate.GATE.running() == []
+
+
+def test_a_latency_measurement_gives_torch_its_thread_count_back():
+    import torch
+
+    threads = min(2, torch.get_num_threads() + 1)
+    torch.set_num_threads(threads)
+    t = measure.measure_latency("lenet", threads=1, min_run_time=0.05, max_seconds=30)
+    assert t.threads == 1 and torch.get_num_threads() == threads

@@ -1,8 +1,10 @@
 """Uploading an ONNX file in a real browser (Playwright driving Debian's Chromium): the file is
-imported and kept, its link opens it in Explore, and its hostile names run nothing.
-Screenshots go to artifacts/ (upload.png, upload-explore.png)."""
+imported and kept, its link opens it in Explore, its hostile names run nothing and a file name's
+Markdown (a remote image, a link) renders nowhere: not in a button label, not in the model select.
+Screenshots go to artifacts/ (upload.png, upload-select.png, upload-explore.png)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from urllib.parse import unquote
@@ -17,6 +19,9 @@ import archlib
 pytestmark = pytest.mark.browser
 
 HOSTILE = "<img src=x onerror=alert(1)>"
+MD_PAYLOAD = "![t](https:tracker.example?u=1) [click](https:evil.example)"
+#: what the payload would render as, were it Markdown
+RENDERED = 'img[src*="tracker.example"], a[href*="evil.example"]'
 
 
 def _idle(page, timeout: float = 120_000) -> None:
@@ -34,6 +39,9 @@ def test_upload_then_explore(tmp_path):
               shape=(1, 3, 64, 64))
     path = tmp_path / "tiny_cnn.onnx"
     path.write_bytes(m.SerializeToString())
+    payload = tmp_path / f"{MD_PAYLOAD}.onnx"  # another file (one weight more), under a name that is Markdown
+    payload.write_bytes(model(list(m.graph.node), [*m.graph.initializer, weight("spare", 4, 4)],
+                              shape=(1, 3, 64, 64)).SerializeToString())
     db = tmp_path / "db" / "results.sqlite"
     dialogs: list[str] = []
     with app_server("server-upload.log", env={"ARCHLIB_DB": str(db)}) as url, \
@@ -42,17 +50,31 @@ def test_upload_then_explore(tmp_path):
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(f"{url}/upload")
         _idle(page)
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+        chooser = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+        chooser.set_input_files(str(payload))
         _idle(page)
         expect(page.get_by_text("Every view of the catalogue")).to_be_visible(timeout=60_000)
+        chooser.set_input_files(str(path))
+        _idle(page)
+        expect(page.get_by_text("Opened in this session")).to_be_visible(timeout=60_000)
+        # the first upload's button: its label is the file name as text, nothing of it rendered
+        expect(page.get_by_role("button", name=MD_PAYLOAD[:20])).to_be_visible()
+        assert page.locator(RENDERED).count() == 0
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.keyboard.type("tracker")  # the list is virtual: filter it down to the upload
+        expect(page.get_by_role("option", name=MD_PAYLOAD[:20])).to_be_visible(timeout=10_000)
+        assert page.locator(RENDERED).count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "upload-select.png"))
+        page.keyboard.press("Escape")
         uploads = list((db.parent / "uploads").glob("*.onnx"))
-        assert len(uploads) == 1
-        name = f"onnx:{uploads[0].stem}"
+        assert len(uploads) == 2
+        name = f"onnx:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+        assert (db.parent / "uploads" / f"{name[5:]}.onnx").exists()
         macs = archlib.analyze(str(path)).totals()["macs"]
         expect(page.locator('[data-testid="stMetric"]').filter(has_text="MACs").first).to_contain_text(
             archlib.core.analysis.human(macs))
         assert name in unquote(page.url)
-        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "upload.png"))
         fresh = ctx.new_page()  # the link, opened anew: another user of this server
         fresh.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -63,4 +85,4 @@ def test_upload_then_explore(tmp_path):
         _idle(fresh)
         fresh.screenshot(path=str(ARTIFACTS / "upload-explore.png"))
     assert dialogs == [], "a name from the file ran as script"
-    assert os.path.exists(uploads[0])
+    assert all(os.path.exists(p) for p in uploads)

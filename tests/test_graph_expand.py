@@ -160,3 +160,9 @@ def test_latency_hook_sums_and_checks_names():
         op_graph(a, latency_ms={"nope": 1.0})
     with pytest.raises(archlib.ArchlibError, match="finite"):
         op_graph(a, latency_ms={a.rows[0].name: float("nan")})
+
+
+@pytest.mark.parametrize("expand", [{1, None}, {None, "s2.b1", 2.5}])
+def test_expand_of_mixed_non_names_is_named_not_a_type_error(expand):
+    with pytest.raises(archlib.ArchlibError, match="expand=.* is not allowed: expand must name groups"):
+        archlib.graph("mobilenet_v2", level="block", expand=expand, resolution=64)

@@ -1,10 +1,13 @@
 """The code's shape: import-linter's layer contracts (pyproject.toml) and ruff's lint rules."""
 from __future__ import annotations
 
+import fnmatch
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,3 +36,19 @@ def test_no_sys_path_patching():
                  for p in (ROOT / d).rglob("*.py")
                  if "sys.path.insert" in p.read_text() and p.name != "test_layout.py"]
     assert offenders == []
+
+
+def _covered(rel: str, globs: list[str]) -> bool:
+    """setuptools' package-data glob: one `*` per path part, parts matched one by one."""
+    parts = rel.split("/")
+    return any(len(g.split("/")) == len(parts) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, g.split("/")))
+               for g in globs)
+
+
+def test_package_data_ships_every_non_python_file():
+    """An installed archlib/app has what the tree has: data, vendored JS and CSS, the favicon."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    tracked = _run("git", "ls-files", "archlib", "app").stdout.split()
+    missing = [f for f in tracked if not f.endswith(".py")
+               and not _covered(f.split("/", 1)[1], data.get(f.split("/", 1)[0], []))]
+    assert tracked and missing == []

@@ -183,3 +183,14 @@ def test_the_graph_carries_and_colours_by_predicted_ms(model, tmp_path, monkeypa
     capsys.readouterr()
     store.Store().put_latency_model(model.to_json())
     assert main(["graph", "lenet", "--color-by", "ms"]) == 0 and " ms" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text", ["1_20", "١٢٠", "120s", "nan", "1"])
+def test_cli_calibrate_budget_takes_ascii_digits_only(tmp_path, monkeypatch, capsys, text):
+    from archlib.cli import main
+
+    monkeypatch.setenv(store.ENV, str(tmp_path / "m.sqlite"))
+    monkeypatch.setattr(calibrate, "calibrate", lambda **kw: pytest.fail("calibrated with a bad budget"))
+    assert main(["calibrate", "--budget-s", text]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: budget_s={text!r} is not allowed") and "[2, 3600]" in err[0]

@@ -46,6 +46,14 @@ def notes(a: Analysis) -> None:
         st.info(widgets.md_escape(n), icon=":material/info:")
 
 
+def configuration(model: str, a: Analysis) -> str:
+    """The knobs in words; a stage table (up to 1000 characters) as whose it is and its rows."""
+    custom = "stages" in archlib.get_model(model).overrides(a.config)
+    return ", ".join(f"{k} {state.fmt(v)}" if k != "stages" else
+                     f"stages {'custom' if custom else 'of the paper'} ({v.count('-') + 1} rows)"
+                     for k, v in a.config.items())
+
+
 def memory(a: Analysis, P: dict[str, Knob]) -> dict[str, Any]:
     """Memory for a batch size, number format and optimizer: weights, inference and training."""
     with st.container(border=True):
@@ -219,13 +227,17 @@ def _crosscheck_summary(check: CrossCheck) -> None:
         st.success(f"FlopCounterMode agrees with archlib's MACs exactly, in total and in all "
                    f"{len(check.modules) - 1} modules it reports.", icon=":material/check_circle:")
     else:
-        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. "
-                 f"{', '.join(k or '(whole model)' for k in bad_fc[:5])}.")
+        st.error(f"FlopCounterMode differs in {len(bad_fc)} modules, e.g. {_modules(bad_fc)}.")
     why = total.reason.replace(": ", " ") or "nothing"
     if not bad_fv:
         st.success(f"fvcore agrees with archlib's fvcore-convention count in every module; its total exceeds "
                    f"the MACs by {why}.", icon=":material/check_circle:")
     else:
         st.warning(f"fvcore differs from archlib's fvcore convention in {len(bad_fv)} modules, e.g. "
-                   f"{', '.join(k or '(whole model)' for k in bad_fv[:5])}: attention or an operator fvcore has no "
-                   f"handle for. Beyond MACs it adds {why}.", icon=":material/info:")
+                   f"{_modules(bad_fv)}: attention or an operator fvcore has no handle for. Beyond MACs it adds "
+                   f"{why}.", icon=":material/info:")
+
+
+def _modules(names: list[str]) -> str:
+    """The first module names, escaped: an imported model's come from its file."""
+    return widgets.md_escape(", ".join(k or "(whole model)" for k in names[:5]))

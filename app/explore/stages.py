@@ -64,8 +64,8 @@ def section(model: str, knobs: dict[str, Any], a: Analysis) -> None:
 
 
 def _editor(model: str, knobs: dict[str, Any], a: Analysis, own: Analysis, table: StageTable) -> None:
-    rows, own_rows = table.rows(a.config), table.rows(own.config)
-    df = frame(table, rows, own_rows, a, own)
+    rows = table.rows(a.config)
+    df = _frame(model, widgets.knob_items(a.config), widgets.knob_items(own.config))
     text = a.config["stages"]
     version = st.session_state.get(VERSION, 0)
     key = f"explore.stages.editor.{model}.{zlib.crc32(text.encode())}.{version}"
@@ -76,6 +76,14 @@ def _editor(model: str, knobs: dict[str, Any], a: Analysis, own: Analysis, table
 
 def _keys(table: StageTable) -> list[str]:
     return [f.key for f in table.grammar.fields]
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _frame(model: str, items: cache.Items, own_items: cache.Items) -> pd.DataFrame:
+    """`frame` of a configuration against the model's own table, computed once for all sessions."""
+    a, own = cache.analysis(model, items), cache.analysis(model, own_items)
+    table = _table(model)
+    return frame(table, table.rows(a.config), table.rows(own.config), a, own)
 
 
 def frame(table: StageTable, rows: tuple, own_rows: tuple, a: Analysis, own: Analysis) -> pd.DataFrame:

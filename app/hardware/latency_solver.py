@@ -9,7 +9,7 @@ import streamlit as st
 import archlib
 from app.hardware import model as hwmodel
 from app.scaling import lab
-from app.ui import state
+from app.ui import state, widgets
 from archlib.errors import ArchlibError
 from archlib.hardware import calibrate, predict
 
@@ -48,14 +48,16 @@ def solve(model: str, knobs_at: Callable[[float], dict[str, Any]], budget: float
     knobs = knobs_at(sol.x)
     key = (model, tuple(sorted(knobs.items())))
     if st.button("Verify by measuring", icon=":material/timer:", key=f"verify_{name}",
-                 help="Measures this configuration on this host (one thread, under the host's lock) and shows "
-                      "it beside the prediction."):
+                 help=f"Measures this configuration on this host with the latency model's settings "
+                      f"({calibrate.describe(m.settings)}), under the host's lock, and shows it beside the "
+                      "prediction."):
         st.session_state[VERIFY] = key
     if st.session_state.get(VERIFY) == key:
-        with st.spinner(f"Measuring {model} at {name} = {state.fmt(sol.x)}…"):
-            got = hwmodel.measured_ms(model, key[1], m.settings)
-        if got is None:
-            st.error("It could not be measured here (too large or the host stayed busy).", icon=":material/error:")
+        try:
+            with st.spinner(f"Measuring {model} at {name} = {state.fmt(sol.x)}…"):
+                got = hwmodel.measured_ms(model, key[1], m.settings | hwmodel.CHECK_TIMING)
+        except ArchlibError as e:
+            st.error(widgets.md_escape(str(e)), icon=":material/error:")
         else:
             verdict = "fits" if got <= budget else "does not fit"
             st.markdown(f"Measured **{got:.2f} ms** against {sol.cost:.2f} ms predicted "

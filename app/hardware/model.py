@@ -7,23 +7,28 @@ and imports no torch, so it is shown live beside the MACs.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 import archlib
-from app.ui import widgets
-from archlib.core.analysis import Analysis
+from app.ui import state, widgets
+from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, predict
+from archlib.hardware import calibrate, measure, predict
 from archlib.hardware import store as mstore
 from archlib.hardware.latmodel import LatencyModel
 
 PAGE = "hardware"
-RUNNING, CANCEL, LAST = "hardware.cal.running", "hardware.cal.cancel", "hardware.cal.last"
+#: the calibration's own session keys; "_" keeps them apart from every widget key (a widget key cannot be
+#: assigned, and calibrate_panel(key="hardware.cal") names its cancel button "hardware.cal.cancel")
+RUNNING, CANCEL, LAST = "hardware._cal_running", "hardware._cal_cancel", "hardware._cal_last"
 BUDGETS = (60.0, calibrate.DEFAULT_BUDGET_S, 300.0, 600.0)
 LOCK_TIMEOUT = 60.0
 
@@ -32,26 +37,76 @@ def skey(name: str) -> str:
     return f"hardware.{name}"
 
 
+def _cpu_dtype(spec: Knob) -> Knob:
+    """The number formats a CPU model can be calibrated in (measure.settings refuses float16 there)."""
+    return dataclasses.replace(spec, choices=tuple(c for c in spec.choices if c != "float16"),
+                               help=spec.help + " (float16 needs a GPU)")
+
+
+#: the controls of the latency settings: the measurement settings' own knobs (one definition of their ranges)
+SETTINGS: tuple[Knob, ...] = tuple(_cpu_dtype(k) if k.name == "dtype" else k
+                                   for k in measure.SETTINGS if k.name in ("threads", "dtype", "channels_last"))
+
+
 def settings() -> dict[str, Any]:
-    """The latency model's settings the Hardware page's controls hold (defaults: 1 thread, float32)."""
-    given = {k: st.session_state[skey(k)] for k in ("threads", "dtype", "channels_last") if skey(k) in st.session_state}
+    """The latency model's settings the Hardware page's controls hold (defaults: 1 thread, float32).
+
+    A held value they refuse (the host now lets archlib use fewer CPUs, say) is named in an error and
+    put back to its default; the other settings are kept."""
+    given = {k.name: st.session_state[skey(k.name)] for k in SETTINGS if skey(k.name) in st.session_state}
     try:
         return calibrate.model_settings(**given)
     except ArchlibError:
-        return calibrate.model_settings(threads=1)
+        pass
+    kept: dict[str, Any] = {}
+    for spec in SETTINGS:
+        if spec.name not in given:
+            continue
+        try:
+            calibrate.model_settings(**kept, **{spec.name: given[spec.name]})
+        except ArchlibError as e:
+            st.error(widgets.md_escape(f"{e} The latency settings use {spec.name}={state.fmt(spec.default)} "
+                                       "instead."), icon=":material/error:")
+            st.session_state[skey(spec.name)] = spec.default  # said once: the control shows the default
+        else:
+            kept[spec.name] = given[spec.name]
+    return calibrate.model_settings(**kept)
 
 
-def open_store() -> mstore.Store | None:
+def db_stamp(path: Path) -> tuple[int, ...]:
+    """What changes when the database file is written, replaced or removed (a cache key)."""
     try:
-        return mstore.Store()
-    except ArchlibError:
+        f = path.stat()
+    except OSError:
+        return ()
+    return f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _store(path: str, stamp: tuple[int, ...]) -> mstore.Store:
+    # opening checks the file (PRAGMA quick_check, the schema): done once per version of the file, shared by
+    # every session; a write, a replaced or a removed file gives another stamp, so it is checked again. A
+    # database refused raises, and Streamlit caches no exception: the next call opens it again.
+    return mstore.Store(path)
+
+
+def open_store(*, say: bool = False) -> mstore.Store | None:
+    """The results database at $ARCHLIB_DB (checked once per version of the file), or None when it is
+    refused; `say`: the refusal is shown as an error (what to do included)."""
+    path = mstore.db_path()
+    try:
+        s = _store(str(path), db_stamp(path))
+    except ArchlibError as e:
+        if say:
+            st.error(widgets.md_escape(str(e)), icon=":material/database:")
         return None
+    return copy.copy(s)  # its own `skipped` (what the caller's last read left out), not another session's
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _load(path: str, cfg_json: str, stamp: float) -> LatencyModel | None:
+def _load(path: str, cfg_json: str, stamp: tuple[int, ...], _s: mstore.Store) -> LatencyModel | None:
     try:
-        return calibrate.load(mstore.Store(path), **json.loads(cfg_json))
+        return calibrate.load(_s, **json.loads(cfg_json))
     except ArchlibError:
         return None
 
@@ -61,8 +116,8 @@ def latency_model(cfg: dict[str, Any] | None = None) -> LatencyModel | None:
     s = open_store()
     if s is None:
         return None
-    stamp = s.path.stat().st_mtime if s.path.exists() else 0.0  # a new calibration changes the file
-    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), stamp)
+    # a new calibration writes the file, which changes its stamp
+    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), db_stamp(s.path), s)
 
 
 def model_key(m: LatencyModel) -> str:
@@ -124,23 +179,17 @@ def with_predicted(df: Any, model: str, items: tuple[tuple[str, Any], ...]) -> A
     return df if p is None else df.assign(predicted_ms=df["name"].map(p["layers"]))
 
 
-def predict_any(a: Analysis, *, batch: int = 1) -> predict.Prediction | None:
-    """The prediction of any analysis (a custom or imported model), or None when not calibrated."""
-    m = latency_model()
-    return None if m is None else predict.predict_analysis(a, m, batch=batch)
-
-
 def latency_metric(box: Any, model: str, items: tuple[tuple[str, Any], ...]) -> None:
-    """The totals' "Predicted latency" metric, or "not calibrated" with a way to calibrate."""
+    """The totals' latency metric: predicted on this host, or "—, not calibrated" with a way to calibrate."""
     p = prediction(model, items)
     cfg = settings()
     if p is None:
-        box.metric("Predicted latency", "not calibrated", border=True,
+        box.metric("Latency", "—", delta="not calibrated", delta_color="off", delta_arrow="off", border=True,
                    help=f"No latency model of this host for {calibrate.describe(cfg)} yet: calibrate it with the button "
                         "further down (about 2.5 minutes, resumable) or on the Hardware page.")
         return
     ms = p["latency_ms"]
-    box.metric("Predicted latency", f"{ms:.3g} ms", border=True,
+    box.metric("Latency", f"{ms:.3g} ms", delta="predicted here", delta_color="off", delta_arrow="off", border=True,
                help=f"{ms:.4f} ms per forward pass at batch 1 on this host ({calibrate.describe(cfg)}), predicted "
                     "from the calibrated per-op model, nothing run; the Hardware page shows how accurate it is.")
 
@@ -190,19 +239,23 @@ def _run(cfg: dict[str, Any], budget: float, key: str) -> None:
     st.rerun()
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _measured(model: str, items: tuple[tuple[str, Any], ...], cfg_json: str) -> float | None:
-    try:
-        rec = mstore.record("latency", model, dict(items), lock_timeout=LOCK_TIMEOUT, min_run_time=0.3,
-                            max_seconds=60.0, **json.loads(cfg_json))
-    except ArchlibError:
-        return None
+#: a measurement that checks a prediction: short timed runs, bounded (the settings are the latency model's)
+CHECK_TIMING = {"min_run_time": 0.3, "max_seconds": 60.0}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _measured(model: str, items: tuple[tuple[str, Any], ...], cfg_json: str) -> float:
+    # an ArchlibError (the host stayed busy, too large) propagates: Streamlit caches no exception, so a
+    # failure is not kept for every session; the next call measures again
+    rec = mstore.record("latency", model, dict(items), lock_timeout=LOCK_TIMEOUT, **json.loads(cfg_json))
     return float(rec["result"]["median_ms"])
 
 
-def measured_ms(model: str, items: tuple[tuple[str, Any], ...], cfg: dict[str, Any]) -> float | None:
-    """Median latency measured here with the latency model's settings (stored like every measurement)."""
-    return _measured(model, items, json.dumps(cfg, sort_keys=True))
+def measured_ms(model: str, items: tuple[tuple[str, Any], ...], cfg: Mapping[str, Any]) -> float:
+    """Median latency (ms) measured here under the host's lock with measurement settings `cfg`, stored like
+    every measurement and cached for every session. Raises ArchlibError when it could not be measured
+    (nothing is cached then)."""
+    return _measured(model, items, json.dumps(dict(cfg), sort_keys=True))
 
 
 def offer_calibration() -> None:

@@ -11,8 +11,7 @@ import streamlit as st
 import archlib
 from app.hardware import charts
 from app.hardware import model as hwmodel
-from app.ui import state, widgets
-from archlib.core.knobs import Knob
+from app.ui import cache, widgets
 from archlib.core.roofline import totals, traffic
 from archlib.data import results
 from archlib.hardware import calibrate, measure, predict
@@ -20,28 +19,15 @@ from archlib.hardware import host as hostinfo
 from archlib.hardware.latmodel import LatencyModel
 from archlib.latency_cli import nets_line
 
-SETTINGS = (Knob("threads", "int", 1, "CPU threads of the latency model (0: torch's default)", lo=0, hi=256, step=1),
-            next(k for k in measure.SETTINGS if k.name == "dtype"),
-            next(k for k in measure.SETTINGS if k.name == "channels_last"))
-
-
-def knobs_of(model: str) -> dict[str, Any]:
-    """The sidebar model's knobs as set on Explore (defaults elsewhere), non-default ones only."""
-    out = {}
-    for k in archlib.get_model(model).knobs:
-        v = st.session_state.get(state.knob_key(model, k.name), k.default)
-        if v != k.default:
-            out[k.name] = v
-    return out
-
 
 def host_header() -> None:
     """What this host is, and the settings its latency model is for (per host: not in the URL)."""
     ident = hostinfo.identity("cpu")
     st.caption(f"{ident['cpu']} · {ident['logical_cpus']} logical CPUs · torch {ident['torch']} · host id "
                f"{hostinfo.host_id(ident)}. A latency model is fitted per host, torch version and settings.")
+    hwmodel.settings()  # before the controls: a held value they refuse is named and put back to its default
     cols = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    for box, spec in zip(cols, SETTINGS):
+    for box, spec in zip(cols, hwmodel.SETTINGS):
         widgets.control(spec, hwmodel.skey(spec.name), container=box, label=spec.name.replace("_", " "),
                         style="number" if spec.kind == "int" else "auto")
 
@@ -68,7 +54,7 @@ def status(m: LatencyModel | None) -> None:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.get("created", 0)))
     st.caption(f"Calibrated {when} with {calibrate.describe(cfg)}: {i.get('samples')} samples "
                f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s); "
-               f"{nets_line(i)}.")
+               f"{nets_line(i).rstrip('.')}.")
     with st.expander("Calibrate again" + ("" if i.get("complete") else " (resumes the plan)"), icon=":material/speed:",
                      expanded=bool(st.session_state.get(hwmodel.RUNNING))):
         hwmodel.calibrate_panel(key="hardware.cal")
@@ -98,7 +84,12 @@ def achieved(model: str, knobs: dict[str, Any], cfg: dict[str, Any]) -> float | 
 
 
 def roofline_section(model: str, knobs: dict[str, Any], m: LatencyModel) -> None:
-    a = archlib.analyze(model, **knobs)
+    """The sidebar configuration's layers on this host's roofline; a configuration archlib refuses is named."""
+    try:
+        a = cache.analysis(model, widgets.knob_items(knobs))
+    except archlib.ArchlibError as e:  # knobs Explore accepts one by one but not together (vit heads=5)
+        st.error(widgets.md_escape(str(e)), icon=":material/error:")
+        return
     p = predict.predict_analysis(a, m)
     tot = totals(traffic(a, dtype=m.settings["dtype"]))
     df = roofline_data(p)
@@ -122,10 +113,11 @@ def roofline_section(model: str, knobs: dict[str, Any], m: LatencyModel) -> None
     c = st.columns([1.2, 4], vertical_alignment="center")
     if c[0].button("Measure it now", icon=":material/timer:", key="hw.measure",
                    help="Times this configuration with the latency model's settings (stored for every page)."):
-        with st.spinner(f"Measuring {name}…"):
-            ms = hwmodel.measured_ms(model, widgets.knob_items(knobs), m.settings)
-        if ms is None:
-            c[1].error("It could not be measured here (too large, or the host stayed busy).")
+        try:
+            with st.spinner(f"Measuring {name}…"):
+                hwmodel.measured_ms(model, widgets.knob_items(knobs), m.settings | hwmodel.CHECK_TIMING)
+        except archlib.ArchlibError as e:
+            c[1].error(widgets.md_escape(str(e)), icon=":material/error:")
         else:
             st.rerun()
     c[1].markdown(f"Predicted **{p.latency_ms:.2f} ms**" + (f", measured **{ms:.2f} ms** "
@@ -196,29 +188,45 @@ def rank_section(m: LatencyModel) -> None:
 
 # -- accuracy -----------------------------------------------------------------------
 def measured_table(m: LatencyModel) -> pd.DataFrame:
-    """This host's stored latency measurements with the model's settings (any batch), predicted beside."""
+    """This host's stored latency measurements with the model's settings (any batch), predicted beside;
+    computed once per fitted model and version of the database file, for every session."""
     s = hwmodel.open_store()
+    if s is None:
+        return _measured_rows([])
+    try:
+        return _measured_table(hwmodel.model_key(m), hwmodel.db_stamp(s.path), tuple(archlib.list_models()), m, s)
+    except archlib.ArchlibError:  # the database broke since it was opened: the Pareto page names it
+        return _measured_rows([])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _measured_table(key: str, stamp: tuple[int, ...], models: tuple[str, ...], _m: LatencyModel,
+                    _s: Any) -> pd.DataFrame:
     rows = []
-    want = {k: m.settings[k] for k in ("device", "threads", "dtype", "channels_last", "backend")}
-    for r in (s.rows(host_id=m.host_id, kind="latency") if s else []):
-        if {k: r["settings"].get(k) for k in want} != want or r["model"] not in archlib.list_models():
+    want = {k: _m.settings[k] for k in ("device", "threads", "dtype", "channels_last", "backend")}
+    for r in _s.rows(host_id=_m.host_id, kind="latency"):
+        if {k: r["settings"].get(k) for k in want} != want or r["model"] not in models:
             continue
         try:
             a = archlib.analyze(r["model"], **r["config"])
         except archlib.ArchlibError:
             continue
-        pred = predict.predict_analysis(a, m, batch=r["settings"]["batch"]).latency_ms
+        pred = predict.predict_analysis(a, _m, batch=r["settings"]["batch"]).latency_ms
         knobs = {k: v for k, v in r["config"].items() if archlib.config(r["model"]).get(k) != v}
         label = f"{r['model']} {results.format_knobs(knobs)}".strip() + (f" ×{r['settings']['batch']}"
                                                                           if r["settings"]["batch"] > 1 else "")
         rows.append({"label": label, "model": r["model"], "family": archlib.get_model(r["model"]).family.name,
                      "batch": r["settings"]["batch"], "default": not knobs, "measured_ms": r["result"]["median_ms"],
                      "predicted_ms": pred, "error": pred / r["result"]["median_ms"] - 1})
+    return _measured_rows(rows)
+
+
+def _measured_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "model", "family", "batch", "default", "measured_ms", "predicted_ms",
                                        "error"])
 
 
-def predicted_vs_measured(store: Any = None) -> None:
+def predicted_vs_measured() -> None:
     """Every stored measurement of this host (the latency model's settings) against its prediction."""
     m = hwmodel.latency_model()
     if m is None:

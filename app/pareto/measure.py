@@ -32,14 +32,6 @@ def host(device: str) -> dict[str, Any]:
     return hostinfo.host_info(device)
 
 
-def open_store() -> mstore.Store | None:
-    try:
-        return mstore.Store()
-    except ArchlibError as e:
-        st.error(widgets.md_escape(str(e)), icon=":material/database:")
-        return None
-
-
 def _specs() -> dict[str, Any]:
     specs = {k.name: k for k in measure.SETTINGS}
     if not hostinfo.cuda_available():

@@ -26,23 +26,13 @@ def key(name: str) -> str:
     return state.param_key(PAGE, name)
 
 
-def current_knobs(model: str, slot: int = 1) -> dict[str, Any]:
-    """The knobs the user set for `model` (Explore's sidebar or a Compare slot), defaults elsewhere."""
-    out = {}
-    for k in archlib.get_model(model).knobs:
-        v = st.session_state.get(state.knob_key(model, k.name, slot), k.default)
-        if v != k.default:
-            out[k.name] = v
-    return out
-
-
 def user_configs(model: str) -> list[tuple[str, dict[str, Any]]]:
     """The sidebar configuration, then the Compare page's other slots when they have been set."""
-    configs = [(model, current_knobs(model))]
+    configs = [(model, widgets.session_knobs(model))]
     for slot in range(2, state.MAX_SLOTS + 1):
         m = st.session_state.get(state.model_key(slot))
         if m in archlib.list_models() and slot <= st.session_state.get(state.param_key(state.COMPARE, "n"), 2):
-            configs.append((m, current_knobs(m, slot)))
+            configs.append((m, widgets.session_knobs(m, slot)))
     good, seen = [], set()
     for m, k in configs:
         tag = (m, results.format_knobs(k))
@@ -168,6 +158,6 @@ def downloads(df: pd.DataFrame, axis: str, fronts: dict[str, list[Any]]) -> None
 def publish(view: dict[str, Any], model: str) -> None:
     """This view in the URL (the sidebar model's knobs as on every page; only what differs from the
     defaults) and the link to copy."""
-    knobs = archlib.config(model) | current_knobs(model)
+    knobs = widgets.session_knobs(model)  # the overrides: merged into the defaults, the default table would be written
     widgets.publish(state.View(PAGE, model, knobs, view), PAGE, help="Opening it shows this chart, these "
                     "filters and the sidebar model's configuration.")

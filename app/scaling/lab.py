@@ -130,20 +130,13 @@ LATENCY_MAX_MACS = 20_000_000_000
 LATENCY_SETTINGS = {"threads": 1, "min_run_time": 0.2, "max_seconds": 30.0}
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def latency_ms(model: str, items: tuple[tuple[str, Any], ...]) -> float | None:
-    """Measured median latency (ms) of one forward pass on this host, under the host's measurement lock.
-
-    Stored with archlib.hardware.store like every measurement, so the Pareto page sees it too.
-    """
-    from archlib.hardware import store
+def measured(model: str, knobs: dict[str, Any]) -> float | None:
+    """Measured median latency (ms) of one forward pass on this host with LATENCY_SETTINGS, or None where
+    it could not be measured (a failure is not cached: asked again, it measures again). Stored like every
+    measurement, so the Pareto page sees it too."""
+    from app.hardware import model as hwmodel  # the app's one cached measurement
 
     try:
-        rec = store.record("latency", model, dict(items), lock_timeout=60, **LATENCY_SETTINGS)
+        return hwmodel.measured_ms(model, tuple(sorted(knobs.items())), LATENCY_SETTINGS)
     except ArchlibError:
         return None
-    return float(rec["result"]["median_ms"])
-
-
-def measured(model: str, knobs: dict[str, Any]) -> float | None:
-    return latency_ms(model, tuple(sorted(knobs.items())))

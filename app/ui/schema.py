@@ -21,7 +21,7 @@ from archlib.errors import ArchlibError
 # -- pages (their ids are their URL paths; Explore is served at /) ------------------
 EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER = "explore", "scaling", "compare", "concepts", "pareto", \
     "performer"
-UPLOAD = "upload"  # "Your model": an ONNX upload; its URL holds only the model (`onnx:<sha256>`)
+UPLOAD = "upload"  # "Your model": an ONNX upload; its URL holds the model (`onnx:<sha256>`) and its input size
 HARDWARE = "hardware"  # this host: roofline, latency model, calibration
 PAGES = (EXPLORE, SCALING, COMPARE, CONCEPTS, PARETO, PERFORMER, UPLOAD, HARDWARE)
 MAX_SLOTS = 4  # Compare: configurations 1..4; slot 1 is the sidebar model

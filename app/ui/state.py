@@ -24,9 +24,10 @@ from app.ui.schema import SCALING as SCALING
 from app.ui.schema import UPLOAD as UPLOAD
 from archlib.core.knobs import Knob, format_value
 from archlib.errors import ArchlibError
+from archlib.importers import uploads
 
-#: pages whose URL carries the sidebar model's knobs
-KNOB_PAGES = (EXPLORE, COMPARE, PARETO, HARDWARE)
+#: pages whose URL carries the sidebar model's knobs (an upload's: its input size, which need not be its default)
+KNOB_PAGES = (EXPLORE, COMPARE, PARETO, HARDWARE, UPLOAD)
 
 # -- URL keys ----------------------------------------------------------------
 MODEL = "model"
@@ -276,13 +277,22 @@ def seed(view: View) -> dict[str, Any]:
 
 
 # -- imported models (uploaded ONNX files) ---------------------------------------
-#: URL model names of uploads: onnx:<sha256>; never a path (a URL must not open a server's files)
-IMPORTED_PREFIX = "onnx:"
 SS_IMPORTED = "_imported_models"  # the uploads this session has opened, offered by the model selects
+#: how many of them a session keeps offering (the oldest go first; a link still opens any upload)
+MAX_IMPORTED = 12
 
 
 def is_imported(name: Any) -> bool:
-    return isinstance(name, str) and name.startswith(IMPORTED_PREFIX)
+    """An upload's URL name, onnx:<sha256> (never a path: a URL must not open a server's files)."""
+    return isinstance(name, str) and name.startswith(uploads.PREFIX)
+
+
+def remember_imported(seen: list[str], name: str) -> list[str]:
+    """`seen` with `name` added (in place), keeping the newest MAX_IMPORTED uploads."""
+    if is_imported(name) and name not in seen:
+        seen.append(name)
+    del seen[:-MAX_IMPORTED]
+    return seen
 
 
 def open_imported(name: str, key: str, fallback: str, messages: list[str]) -> str | None:

@@ -57,6 +57,10 @@ def control(spec: Knob | schema.TextParam, key: str, *, label: str | None = None
     lo, hi = (int(spec.lo), int(spec.hi)) if is_int else (float(spec.lo), float(spec.hi))
     step = (int(spec.step or 1) if is_int else float(spec.step or (hi - lo) / 100))
     fmt = None if is_int else f"%.{_decimals(step)}f"
+    if st.session_state.get(key) is None:  # a knob without a default, not given yet: an empty box to fill in
+        value = box.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, value=None,
+                                 placeholder="required", **common)
+        return None if value is None else state.clean(int(value) if is_int else float(value))
     if style == "number" or (hi - lo) / step > SLIDER_MAX_STEPS:
         value = box.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, **common)
     else:
@@ -76,9 +80,10 @@ def _text_knob(spec: Knob, box: Any, label: str, common: dict[str, Any]) -> str:
 
 
 def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") -> str:
-    """The model select of a slot; its options are whatever is registered now."""
+    """The model select of a slot; its options are whatever is registered now, and this session's uploads."""
     box = container if container is not None else st
     key = state.model_key(slot)
+    _drop_unavailable(key)
     names = archlib.list_models() + imported_options(st.session_state.get(key))
     if st.session_state.get(key) not in names:
         st.session_state[key] = state.default_model(names) if slot == 1 else state.default_other(
@@ -88,16 +93,31 @@ def model_select(slot: int = 1, *, container: Any = None, label: str = "Model") 
                               f"appear below. URL key `{'model' if slot == 1 else f'm{slot}'}`.")
 
 
+def _drop_unavailable(key: str) -> None:
+    """An upload chosen in `key` that can no longer be opened (evicted, damaged) is said and let go
+    (before the select is drawn, so the slot's default takes its place)."""
+    current = st.session_state.get(key)
+    if not state.is_imported(current):
+        return
+    try:
+        archlib.get_model(current)  # cached by content: the page needs it next anyway
+    except ArchlibError as e:
+        st.session_state.setdefault(state.SS_MESSAGES, []).append(f"{model_label(current)}: {e}")
+        seen = st.session_state.get(state.SS_IMPORTED, [])
+        if current in seen:
+            seen.remove(current)
+        del st.session_state[key]
+
+
 def imported_options(current: Any = None) -> list[str]:
     """The uploads this session has opened (and `current`, when it is one): offered beside the catalogue."""
     seen = st.session_state.setdefault(state.SS_IMPORTED, [])
-    if state.is_imported(current) and current not in seen:
-        seen.append(current)
-    return list(seen)
+    return list(state.remember_imported(seen, current))
 
 
 def model_label(name: str) -> str:
-    """How a model is shown: its name, or an upload's file name and short hash (plain text, not markup)."""
+    """How a model is shown: its name, or an upload's file name and short hash, read from the upload's
+    description (the file is not parsed). Plain text: escape it (md_escape) where Markdown renders."""
     if not state.is_imported(name):
         return name
     from archlib.importers.models import file_name
@@ -117,6 +137,17 @@ def knob_controls(model: str, slot: int = 1, *, container: Any = None) -> dict[s
     box.button("Reset to the defaults", key=f"reset.{slot}.{model}", on_click=_reset, args=(model, slot),
                icon=":material/restart_alt:", width="stretch")
     return values
+
+
+def session_knobs(model: str, slot: int = 1) -> dict[str, Any]:
+    """The knobs the user set for `model` (Explore's sidebar, or a Compare slot), non-default ones only:
+    what a page without the knob controls (Pareto, Hardware) analyses and writes into its link."""
+    out = {}
+    for k in archlib.get_model(model).knobs:
+        v = st.session_state.get(state.knob_key(model, k.name, slot), k.default)
+        if v != k.default:
+            out[k.name] = v
+    return out
 
 
 def _reset(model: str, slot: int) -> None:
@@ -175,6 +206,10 @@ def knob_items(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 def model_caption(model: str) -> str:
-    """Family and source, escaped for Markdown (an upload's file name is user data)."""
-    entry = archlib.get_model(model)
+    """Family and source, escaped for Markdown (an upload's file name is user data); an upload that
+    cannot be opened (evicted meanwhile) gets the reason."""
+    try:
+        entry = archlib.get_model(model)
+    except ArchlibError as e:
+        return md_escape(str(e))
     return md_escape(f"{entry.family.name} · {entry.family.paper}")

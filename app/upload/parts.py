@@ -28,19 +28,22 @@ def _import() -> None:
     try:
         shape = parse_input(st.session_state.get(INPUT, "").strip() or None).get("input_shape")
         name = models.upload(f.getvalue(), f.name, input_shape=shape)
+        # the size given here, which differs from the upload's default when another upload came first
+        sizes = models.shape_knobs(name, shape) if shape else {}
     except ArchlibError as e:
         st.session_state[RESULT] = ("error", str(e))
         return
     st.session_state[RESULT] = ("ok", name)
-    open_model(name)
+    open_model(name, sizes)
 
 
-def open_model(name: str) -> None:
-    """Make `name` the sidebar's model (call from a callback: the select is drawn before the page)."""
+def open_model(name: str, sizes: dict[str, int] | None = None) -> None:
+    """Make `name` the sidebar's model, at input `sizes` when given (call from a callback: the select
+    and the knobs are drawn before the page)."""
     st.session_state[state.MODEL] = name
-    seen = st.session_state.setdefault(state.SS_IMPORTED, [])
-    if name not in seen:
-        seen.append(name)
+    state.remember_imported(st.session_state.setdefault(state.SS_IMPORTED, []), name)
+    for k, v in (sizes or {}).items():
+        st.session_state[state.knob_key(name, k)] = v
 
 
 def uploader() -> None:
@@ -65,11 +68,10 @@ def uploader() -> None:
 
 def summary(model: str) -> Any:
     """The uploaded model: where it came from, its totals and notes, and the views that show it."""
-    entry = archlib.get_model(model)
     st.subheader(widgets.md_escape(widgets.model_label(model)), anchor=False)
-    st.caption(widgets.md_escape(f"{entry.description} · {model}"))
     try:
-        a = cache.analysis(model, widgets.knob_items(_knobs(model)))
+        st.caption(widgets.md_escape(f"{archlib.get_model(model).description} · {model}"))
+        a = cache.analysis(model, widgets.knob_items(widgets.session_knobs(model)))
     except ArchlibError as e:
         st.error(widgets.md_escape(str(e)), icon=":material/error:")
         return None
@@ -81,11 +83,6 @@ def summary(model: str) -> Any:
     explore.notes(a)
     views()
     return a
-
-
-def _knobs(model: str) -> dict[str, Any]:
-    return {k.name: st.session_state.get(state.knob_key(model, k.name), k.default)
-            for k in archlib.get_model(model).knobs}
 
 
 def views() -> None:
@@ -109,5 +106,6 @@ def session_uploads(current: str) -> None:
         return
     st.markdown("**Opened in this session**")
     for m in others:
-        st.button(widgets.model_label(m), key=f"{PAGE}.open.{m}", on_click=open_model, args=(m,),
+        # a button label renders Markdown (links, images): the file name is escaped
+        st.button(widgets.md_escape(widgets.model_label(m)), key=f"{PAGE}.open.{m}", on_click=open_model, args=(m,),
                   icon=":material/upload_file:")

@@ -137,9 +137,9 @@ class Analysis:
     rows: tuple[Row, ...]
     _totals: dict[str, int] = field(repr=False, default_factory=dict)
     notes: tuple[str, ...] = ()  # what a reader should know (a custom stage table overriding knobs)
-    #: group sums already computed, per level (an analysis is shared by every page and session)
-    _groups: dict[str | int, tuple[tuple[str, dict[str, int]], ...]] = field(
-        repr=False, compare=False, default_factory=dict)
+    #: what is already computed (group sums per level, liveness): an analysis is shared by every
+    #: page and session, and these depend on nothing but the analysis
+    _memo: dict[Any, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
     def of(cls, model: str, config: dict[str, Any], ir: IR, *, notes: tuple[str, ...] = ()) -> Analysis:
@@ -165,13 +165,14 @@ class Analysis:
     def by_group(self, level: str | int = "block") -> list[tuple[str, dict[str, int]]]:
         """Sums per name prefix at `level` (stage, block, unit, op or a depth), in order."""
         level = parse_level(level)
-        if level not in self._groups:
+        key = ("groups", level)
+        if key not in self._memo:
             out: dict[str, dict[str, int]] = {}
             for r in self.rows:
                 acc = out.setdefault(group_key(r.name, level), _zero())
                 _accumulate(acc, r.cost)
-            self._groups[level] = tuple(out.items())
-        return [(k, dict(v)) for k, v in self._groups[level]]  # copies: the caller may change them
+            self._memo[key] = tuple(out.items())
+        return [(k, dict(v)) for k, v in self._memo[key]]  # copies: the caller may change them
 
     def by_operator(self) -> dict[str, dict[str, int]]:
         """Sums per op kind (conv2d, bn2d, act:relu6, ...)."""
@@ -207,7 +208,9 @@ class Analysis:
         batch, nbytes, optimizer = cfg["batch"], DTYPE_BYTES[cfg["dtype"]], cfg["optimizer"]
         t = self._totals
         weights = (t["params"] + t["buffers"]) * nbytes
-        peak_elems, saved = _liveness(self.ir, [r.cost for r in self.rows])
+        if "liveness" not in self._memo:
+            self._memo["liveness"] = _liveness(self.ir, [r.cost for r in self.rows])
+        peak_elems, saved = self._memo["liveness"]
         grads = t["params"] * nbytes
         return {
             "weights": weights,

@@ -1,6 +1,8 @@
 """Calibrate this host's latency model: time the plan's ops, fit each class, store the model.
 
-`calibrate(...)` runs under the host's measurement lock, within a time budget: first the
+`calibrate(...)` runs under the host's measurement lock (no other process's measurement runs
+meanwhile), and each timed step is admitted through the process's heavy-work gate
+(archlib.hardware.gate: no other heavy work of this process runs beside it), within a time budget: first the
 host's peaks and the framework's overhead, then the plan's ops in order (archlib.hardware.
 calplan), each stored as it is measured, so an interrupted or over-budget run resumes
 where it stopped. Everything is keyed by the host id (machine, CPU, torch version,
@@ -12,15 +14,19 @@ timing disturbed by another process), and a k-fold cross-validation error per cl
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
 from archlib.hardware import allocator, calnets, calplan, measure, microbench
+from archlib.hardware.gate import admit
 from archlib.hardware.host import HostLock, available_memory, host_id, host_info, identity
 from archlib.hardware.latmodel import (
     CLASSES,
@@ -36,6 +42,9 @@ from archlib.hardware.latmodel import (
 MODEL_SETTINGS = ("device", "threads", "dtype", "backend", "channels_last")
 DEFAULT_BUDGET_S = 150.0
 BUDGET_RANGE = (2.0, 3600.0)
+#: the time budget as a knob: its text (the CLI's --budget-s) is parsed by Knob.parse_text (ASCII digits)
+BUDGET = Knob("budget_s", "float", DEFAULT_BUDGET_S, "seconds spent measuring", lo=BUDGET_RANGE[0],
+              hi=BUDGET_RANGE[1])
 #: a sample whose relative residual exceeds this (after a first fit) is dropped as disturbed
 OUTLIER = 0.6
 FOLDS = 5
@@ -43,6 +52,8 @@ FOLDS = 5
 NETS, NET_EVERY = 40, 14
 #: a calibration network does at most this many MACs (a few milliseconds a pass)
 NET_MAX_MACS = 4e8
+#: bytes the framework-overhead probes plan (models of do-nothing ops on a 16x4x4 input)
+HARNESS_BYTES = 2 ** 20
 
 
 class NotCalibrated(ArchlibError):
@@ -86,11 +97,7 @@ def this_host(cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def _check_budget(budget_s: Any) -> float:
-    lo, hi = BUDGET_RANGE
-    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not lo <= budget_s <= hi:
-        raise ArchlibError(f"budget_s={budget_s!r} is not allowed: budget_s must be a number of seconds in "
-                           f"[{lo:g}, {hi:g}].")
-    return float(budget_s)
+    return float(BUDGET.parse(budget_s))
 
 
 def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: bool = False,
@@ -108,7 +115,8 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     with HostLock(store.lock_path, what="calibrating the latency model", timeout=lock_timeout, on_wait=on_wait):
         if fresh:
             store.delete_samples(hid, cfg)
-        _measure(items, store, hid, cfg, started, budget_s, on_progress, should_stop or (lambda: False))
+        slot = functools.partial(_admitted, cfg, timeout=lock_timeout, on_wait=on_wait)
+        _measure(items, store, hid, cfg, started, budget_s, on_progress, should_stop or (lambda: False), slot)
     samples = store.samples(hid, cfg)
     done = {s["sample"] for s in samples}
     info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(items),
@@ -133,8 +141,28 @@ def work(plan: list[calplan.Sample], *, seed: int = 0) -> list[calplan.Sample | 
     return out + nets
 
 
+@contextlib.contextmanager
+def _admitted(cfg: Mapping[str, Any], need: int, *, timeout: float,
+              on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """One timed step of a calibration as heavy work: admitted through the process's gate, so no
+    measurement, cross-check, profile or Performer study of this process runs beside it (the host lock,
+    held for the whole run, keeps other processes' measurements out), with the calibration's thread
+    count, given back after the step."""
+    import torch
+
+    with admit(need, "calibrating the latency model", device=cfg["device"], timeout=timeout, on_wait=on_wait):
+        before = torch.get_num_threads()
+        torch.set_num_threads(cfg["threads"])
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
 def _measure(items: list[calplan.Sample | calnets.Net], store: Any, hid: str, cfg: dict[str, Any], started: float,
-             budget_s: float, on_progress: Callable[[Progress], None] | None, should_stop: Callable[[], bool]) -> None:
+             budget_s: float, on_progress: Callable[[Progress], None] | None, should_stop: Callable[[], bool],
+             slot: Callable[[int], contextlib.AbstractContextManager[None]]) -> None:
+    """Time what the plan has not stored yet, each step admitted by `slot(planned bytes)`."""
     import torch
 
     done = {s["sample"] for s in store.samples(hid, cfg)}
@@ -146,42 +174,43 @@ def _measure(items: list[calplan.Sample | calnets.Net], store: Any, hid: str, cf
             on_progress(Progress(count, len(items), time.perf_counter() - started, budget_s, msg))
 
     allocator.pin()  # the same allocator regime as every measurement (archlib.hardware.allocator)
-    before = torch.get_num_threads()
-    torch.set_num_threads(cfg["threads"])
-    try:
-        with torch.inference_mode():
-            for name, probe in microbench.PEAKS.items():
-                if f"_{name}" not in done:
-                    report(f"measuring the host's peak {name.replace('_', ' ')}")
-                    store.put_sample(hid, cfg, f"_{name}", f"_{name}", {}, probe(cfg))
-            if "_harness" not in done:
-                report("measuring the framework's overhead per op and per module")
+    with torch.inference_mode():
+        for name, probe in microbench.PEAKS.items():
+            if f"_{name}" not in done:
+                report(f"measuring the host's peak {name.replace('_', ' ')}")
+                with slot(microbench.peak_bytes(cfg)):
+                    value = probe(cfg)
+                store.put_sample(hid, cfg, f"_{name}", f"_{name}", {}, value)
+        if "_harness" not in done:
+            report("measuring the framework's overhead per op and per module")
+            with slot(HARNESS_BYTES):
                 h = microbench.harness(cfg)
-                store.put_sample(hid, cfg, "_harness", "_harness", h, h["per_op_us"])
-            for s in items:
-                if s.key in done:
-                    continue
-                if should_stop() or time.perf_counter() - started > budget_s:
-                    report("stopped: " + ("cancelled" if should_stop() else "the time budget is spent"))
-                    return
-                msg = _measure_one(s, store, hid, cfg, avail)
-                count += 1
-                if msg:
-                    report(msg)
-    finally:
-        torch.set_num_threads(before)
+            store.put_sample(hid, cfg, "_harness", "_harness", h, h["per_op_us"])
+        for s in items:
+            if s.key in done:
+                continue
+            if should_stop() or time.perf_counter() - started > budget_s:
+                report("stopped: " + ("cancelled" if should_stop() else "the time budget is spent"))
+                return
+            msg = _measure_one(s, store, hid, cfg, avail, slot)
+            count += 1
+            if msg:
+                report(msg)
     report("the plan is complete")
 
 
-def _measure_one(s: calplan.Sample | calnets.Net, store: Any, hid: str, cfg: dict[str, Any], avail: int) -> str:
+def _measure_one(s: calplan.Sample | calnets.Net, store: Any, hid: str, cfg: dict[str, Any], avail: int,
+                 slot: Callable[[int], contextlib.AbstractContextManager[None]]) -> str:
     """Time one op or calibration network and store it; what was measured ("" when it would not fit)."""
     if isinstance(s, calnets.Net):
-        us = microbench.time_net(s.analysis, cfg)
+        with slot(s.analysis.memory(batch=1, dtype="float32")["inference_total"]):
+            us = microbench.time_net(s.analysis, cfg)
         store.put_sample(hid, cfg, s.key, "_net", {"index": s.index, "seed": s.seed}, us)
         return f"calibration network {s.key} ({len(s.analysis.rows)} ops): {us / 1e3:,.2f} ms"
     if not microbench.fits_in_memory(s.op, s.batch, cfg, avail):
         return ""
-    us = microbench.time_op(s.op, s.batch, cfg)
+    with slot(microbench.op_bytes(s.op, s.batch, cfg)):
+        us = microbench.time_op(s.op, s.batch, cfg)
     store.put_sample(hid, cfg, s.key, s.cls, s.as_json(), us)
     return f"{s.cls} {'x'.join(map(str, s.op.in_shapes[0]))} batch {s.batch}: {us:,.1f} µs"
 

@@ -5,7 +5,8 @@ IQR over blocks of runs, thread count set by the Timer) under `torch.inference_m
 on CUDA every run ends with a synchronize. glibc's malloc thresholds are pinned first
 (archlib.hardware.allocator), so a timing does not depend on what ran before it. Sizes are checked against the analytic memory
 of the configuration (Analysis.memory) and a MACs budget *before* anything is allocated,
-and every measurement is bounded in time. torch is imported lazily.
+and every measurement is bounded in time (a torch.compile first call only up front: it cannot be
+interrupted, see archlib.hardware.backends). torch is imported lazily.
 """
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ SETTINGS: tuple[Knob, ...] = (
          hi=usable_cpus(), step=1),
     Knob("dtype", "choice", "float32", "number format", choices=("float32", "bfloat16", "float16")),
     Knob("channels_last", "bool", False, "NHWC memory format"),
-    Knob("backend", "choice", "eager", "eager PyTorch, or torch.compile (inference; its first call compiles, "
-         "counted and bounded by max_seconds; the compiled module is cached per configuration)",
-         choices=BACKENDS),
+    Knob("backend", "choice", "eager", "eager PyTorch, or torch.compile (inference; its first call compiles: "
+         "counted against max_seconds, which must leave room for it, but not interrupted; the compiled module "
+         "is cached per configuration)", choices=BACKENDS),
     Knob("min_run_time", "float", 1.0, "seconds of timed runs (after warm-up)", lo=0.05, hi=20.0, step=0.05),
     Knob("max_seconds", "float", 60.0, "hard bound on one measurement, seconds", lo=1.0, hi=600.0, step=1.0),
 )
@@ -300,10 +301,11 @@ def _forward(name: str, knobs: dict[str, Any], cfg: Mapping[str, Any], started: 
         return _sync_fn(lambda: model(x), cfg["device"]), None
     key = (name, tuple(sorted(archlib.config(name, **knobs).items())),
            *(cfg[k] for k in ("device", "dtype", "channels_last", "batch")))
-    module, took = backends.compiled(key, lambda: model, lambda m: m(x))
+    module, took = backends.compiled(key, lambda: model, lambda m: m(x))  # not interruptible (archlib.hardware.backends)
     if time.perf_counter() - started > cfg["max_seconds"] / 2:
-        raise ArchlibError(f"compiling {name} took {took or 0:.0f} s of the max_seconds={cfg['max_seconds']:g} "
-                           "bound, leaving too little to time it; the compiled module is kept: measure again.")
+        raise ArchlibError(f"compiling {name} took {took or 0:.0f} s, more than half of max_seconds="
+                           f"{cfg['max_seconds']:g} (a compile cannot be interrupted, so it ran to its end), leaving "
+                           "too little to time it; the compiled module is kept: measure again to time it.")
     return _sync_fn(lambda: module(x), cfg["device"]), took
 
 

@@ -81,10 +81,21 @@ def op_module(op: Op, cfg: Mapping[str, Any]) -> Any:
     return mod.to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
 
 
+def op_bytes(op: Op, batch: int, cfg: Mapping[str, Any]) -> int:
+    """Bytes timing `op` plans: its tensors, and the rings of outputs and weights."""
+    f = features(op, batch, cfg["dtype"])
+    return int(2 * (f["act_bytes"] + f["w_bytes"]) + 2 * COLD_BYTES)
+
+
 def fits_in_memory(op: Op, batch: int, cfg: Mapping[str, Any], available: int) -> bool:
     """Whether timing `op` (its tensors, and the rings of outputs and weights) fits MEMORY_SHARE."""
-    f = features(op, batch, cfg["dtype"])
-    return 2 * (f["act_bytes"] + f["w_bytes"]) + 2 * COLD_BYTES <= MEMORY_SHARE * available
+    return op_bytes(op, batch, cfg) <= MEMORY_SHARE * available
+
+
+def peak_bytes(cfg: Mapping[str, Any]) -> int:
+    """Bytes the peak probes plan, at most: the copy's source, destination and the float32 tensor a 16-bit
+    source is made from (a GPU's probes are four times the CPU's)."""
+    return 4 * (4 if cfg["device"] == "cuda" else 1) * COLD_BYTES
 
 
 def _copies(nbytes: float, most: int) -> int:

@@ -9,9 +9,10 @@ and processes of this host; a waiter hears who holds it and gives up after a tim
 
 A database that opens but cannot be used (corrupt, another program's table, a newer
 schema version) is refused when the Store is opened, before anything is measured, with a
-message saying where it is and to move it aside. Rows that do not read back (a result
-that is not JSON, a latency without median_ms, an unknown model) are skipped and listed in
-`Store.skipped`. A measurement that ran but could not be stored is kept, one JSON line per
+message saying where it is and to move it aside. A row's model is a registered one or an
+upload kept here (`onnx:<sha256>`). Rows that do not read back (a result that is not JSON, a
+latency without median_ms, an unknown model, an upload evicted since) are skipped and listed
+in `Store.skipped`. A measurement that ran but could not be stored is kept, one JSON line per
 measurement, in `<db>.unsaved.jsonl` (or the temporary folder), and NotStored says where.
 """
 from __future__ import annotations
@@ -28,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import archlib
+from archlib.core.paths import ENV as ENV  # re-exported: callers set $ARCHLIB_DB through store.ENV
+from archlib.core.paths import db_path as db_path
 from archlib.errors import ArchlibError
 from archlib.hardware.host import HostLock, host_id, host_info
+from archlib.importers import uploads
 
-ENV = "ARCHLIB_DB"
 KEY_SETTINGS = ("device", "batch", "threads", "dtype", "channels_last", "backend")
 #: key settings added after rows were stored: left out of a row's key at their default, so older rows keep matching
 LATER_DEFAULTS = {"backend": "eager"}
@@ -70,13 +73,6 @@ class NotStored(ArchlibError):
     def __init__(self, message: str, record: dict[str, Any], kept_in: Path | None) -> None:
         super().__init__(message)
         self.record, self.kept_in = record, kept_in
-
-
-def db_path(path: str | os.PathLike | None = None) -> Path:
-    """The database file: `path`, else $ARCHLIB_DB, else ~/.cache/archlib/results.sqlite."""
-    if path is None:
-        path = os.environ.get(ENV) or Path.home() / ".cache" / "archlib" / "results.sqlite"
-    return Path(path).expanduser()
 
 
 def _canon(d: Mapping[str, Any]) -> str:
@@ -315,19 +311,48 @@ def _json_dict(text: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-@functools.lru_cache(maxsize=4096)
+class _Unreadable(ArchlibError):
+    """Why a stored configuration does not read back (raised, so that it is never cached)."""
+
+
 def _config(model: str, text: str) -> tuple[dict[str, Any] | None, str]:
-    """(the stored configuration validated by this archlib, "") or (None, why not); cached, as
-    every rerun of the Pareto page reads every row."""
-    cfg = _json_dict(text)
-    if cfg is None:
+    """(the stored configuration validated by this archlib, "") or (None, why not). A registered model
+    or an upload kept here (`onnx:<sha256>`); an upload evicted since is said to be one."""
+    if _json_dict(text) is None:
         return None, "config is not a JSON object"
-    if model not in archlib.list_models():
-        return None, "a model this archlib does not know"
     try:
-        return archlib.config(model, **cfg), ""
+        if model.startswith(uploads.PREFIX) and not _kept(model):
+            raise _Unreadable("an upload no longer kept on this server (evicted to make room, or never uploaded "
+                              "here)")
+        return _valid_config(model, text), ""
+    except _Unreadable as e:
+        return None, str(e)
+
+
+def _kept(model: str) -> bool:
+    try:
+        return uploads.kept(model)
+    except ArchlibError:  # not an upload's name (onnx: and 64 hex digits)
+        raise _Unreadable("a model this archlib does not know") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_config(model: str, text: str) -> dict[str, Any]:
+    """The validated configuration; cached (every rerun of the Pareto page reads every row), failures
+    not: an upload is content-addressed and keeps its first description, so a success stays true."""
+    if model not in archlib.list_models():
+        if not model.startswith(uploads.PREFIX):
+            raise _Unreadable("a model this archlib does not know" + (
+                " (an ONNX file's path: only uploads, onnx:<sha256>, read back)" if model.lower().endswith(".onnx")
+                else ""))
+        try:
+            archlib.get_model(model)
+        except ArchlibError as e:
+            raise _Unreadable(f"an upload that cannot be opened here ({str(e)[:80]})") from None
+    try:
+        return archlib.config(model, **_json_dict(text))
     except ArchlibError as e:
-        return None, f"its configuration is not valid here ({str(e)[:80]})"
+        raise _Unreadable(f"its configuration is not valid here ({str(e)[:80]})") from None
 
 
 def _parse_row(r: dict[str, Any]) -> tuple[dict[str, Any], str]:

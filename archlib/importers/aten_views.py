@@ -24,33 +24,26 @@ def _identity(L: Lowering, node: fx.Node, x: fx.Node) -> bool:
     return True
 
 
-@handles("view", "reshape", "_unsafe_view", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as",
-         "reshape_as")
-def _reshape(L: Lowering, node: fx.Node, a: dict[str, Any]) -> bool:
-    x = a["self"]
-    if not _is_tensor(x):
-        return False
-    out = _out(L, node, x)
-    if out == _sizes(L, x):
-        return _identity(L, node, x)
-    inputs = [L.tensor(x, node)]
-    ref = L.batch_ref(inputs, any(isinstance(s, Batch) for s in out))
-    L.emit(node, "reshape", inputs, sizes=out, shape=out, batch_ref=ref)
-    return True
+def _resized(kind: str) -> Any:
+    """The handler of a view that only changes sizes (reshape, expand): the op `kind` at the traced
+    output sizes, or an identity where they are unchanged."""
+    def handler(L: Lowering, node: fx.Node, a: dict[str, Any]) -> bool:
+        x = a["self"]
+        if not _is_tensor(x):
+            return False
+        out = _out(L, node, x)
+        if out == _sizes(L, x):
+            return _identity(L, node, x)
+        inputs = [L.tensor(x, node)]
+        ref = L.batch_ref(inputs, any(isinstance(s, Batch) for s in out))
+        L.emit(node, kind, inputs, sizes=out, shape=out, batch_ref=ref)
+        return True
+    return handler
 
 
-@handles("expand", "expand_as", "broadcast_to")
-def _expand(L: Lowering, node: fx.Node, a: dict[str, Any]) -> bool:
-    x = a["self"]
-    if not _is_tensor(x):
-        return False
-    out = _out(L, node, x)
-    if out == _sizes(L, x):
-        return _identity(L, node, x)
-    inputs = [L.tensor(x, node)]
-    ref = L.batch_ref(inputs, any(isinstance(s, Batch) for s in out))
-    L.emit(node, "expand", inputs, sizes=out, shape=out, batch_ref=ref)
-    return True
+_reshape = handles("view", "reshape", "_unsafe_view", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as",
+                   "reshape_as")(_resized("reshape"))
+_expand = handles("expand", "expand_as", "broadcast_to")(_resized("expand"))
 
 
 @handles("permute", "transpose", "t", "swapaxes", "swapdims", "numpy_T")

@@ -171,7 +171,7 @@ def _check_expand(g: nx.DiGraph, expand: Iterable[str]) -> frozenset[str]:
     names = frozenset(expand)
     if not names:
         return names
-    bad = sorted(n for n in names if not isinstance(n, str))
+    bad = sorted((n for n in names if not isinstance(n, str)), key=repr)  # mixed types (1, None) do not compare
     groups = set(expandable(g)) if not bad else set()
     bad += sorted(n for n in names if isinstance(n, str) and n not in groups)
     if bad:
