@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from app_support import MAIN
 from app_support import run as open_page
 from streamlit.testing.v1 import AppTest
 
