@@ -8,6 +8,7 @@ that selects a box (the component's data changes, so its SVG is sent again).
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,11 +18,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import IDLE, chromium, free_port  # noqa: E402
-
+CHROMIUM = "/usr/lib/chromium/chromium"
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # a rerun has finished
 LINK = "?model=efficientnet_b7&level=op"
 received = [0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_proxy(port: int, target: int) -> None:
@@ -60,7 +66,13 @@ def measure(compress: bool) -> None:
             except OSError:
                 time.sleep(0.1)
         start_proxy(front, port)
-        with tempfile.TemporaryDirectory() as tmp, chromium(Path(tmp), viewport={"width": 1400, "height": 1000}) as ctx:
+        from playwright.sync_api import sync_playwright
+
+        with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(tmp, executable_path=CHROMIUM, headless=True,
+                                                       viewport={"width": 1400, "height": 1000},
+                                                       args=["--headless=new", "--no-sandbox", "--disable-gpu",
+                                                             "--disable-dev-shm-usage"])
             page = ctx.new_page()
 
             def step(label: str) -> None:
@@ -85,6 +97,7 @@ def measure(compress: bool) -> None:
             received[0] = 0
             page.locator('g.node[data-name="s2.b1.dw.conv"]').click()
             step("a click that selects an op")
+            ctx.close()
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -11,6 +11,7 @@ real architectures (EfficientNet-B7's op level, 817 boxes, size 3,612: 0.35 s).
 """
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import subprocess
@@ -96,8 +97,10 @@ def run_dot(dot: str, fmt: str, *, timeout: float = TIMEOUT_S, memory: int = MEM
 
 def _run(data: bytes, fmt: str, timeout: float, memory: int) -> bytes:
     try:
+        # one malloc arena: a thread of dot's font code otherwise reserves 64 MB more address space when it
+        # happens to allocate alongside the main one, and the cap would fail a small graph now and then
         proc = subprocess.Popen(["dot", f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.PIPE, env={**os.environ, "MALLOC_ARENA_MAX": "1"})
     except FileNotFoundError:
         raise ArchlibError("Graphviz's dot was not found: install Graphviz (apt-get install graphviz).") from None
     # set on the child by pid, not in a preexec_fn (unsafe in a threaded server): dot reads all of its input
