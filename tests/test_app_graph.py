@@ -181,8 +181,8 @@ def infos(at) -> str:
 
 def test_a_graph_too_large_to_lay_out_is_refused_before_dot_on_explore(flat, laid_out):
     at = run(model=flat[0])
-    assert "The block-level graph has 2,401 boxes, but its 4,785 arrows pass 1,428,180 rows" in infos(at)
-    assert "at most 8,000 is laid out. No level draws this model: even its stage-level graph is too large" in infos(at)
+    assert "The block-level graph has 2,401 boxes and 4,785 arrows, and the arrows pass 1,428,180 rows" in infos(at)
+    assert "past that). No level draws this model: even its stage-level graph is too large" in infos(at)
     assert graph_data(at) == [] and not [b for b in at.get("download_button")] and laid_out == []
     assert any("Per stage" in (m.proto.help or "") for m in at.markdown)  # the stage table is still there
 
@@ -198,7 +198,7 @@ def test_too_many_expanded_groups_offer_to_collapse_them(flat, laid_out):
 
 def test_a_real_graph_past_the_limit_asks_for_a_coarser_level(laid_out):
     at = run(model="efficientnet_v2_l", depth="2", level="op")  # 2,035 ops: 2.7 s in dot, refused now
-    assert "The op-level graph has 2,035 boxes, but its 2,308 arrows pass 2,416 rows" in infos(at)
+    assert "The op-level graph has 2,035 boxes and 2,308 arrows, and the arrows pass 2,416 rows" in infos(at)
     assert "Choose a coarser level (unit, block or stage)." in infos(at) and laid_out == []
 
 

@@ -72,9 +72,9 @@ def too_large(g: nx.DiGraph, *, advice: str = "") -> str | None:
         return None
     bends, size = layout_size(g)
     if size > MAX_LAYOUT:
-        return (f"{what} has {n:,} boxes, but its {e:,} arrows pass {bends:,} rows in all (long-range "
-                f"connections), so laying it out is a problem of size {size:,} (boxes + arrows + 2 x rows "
-                f"passed); at most {MAX_LAYOUT:,} is laid out. {advice}.")
+        return (f"{what} has {n:,} boxes and {e:,} arrows, and the arrows pass {bends:,} rows without a box: "
+                f"laying it out is a problem of size {size:,} (boxes + arrows + twice the rows passed), and at "
+                f"most {MAX_LAYOUT:,} is laid out (Graphviz's dot takes from seconds to minutes past that). {advice}.")
     return None
 
 
