@@ -36,7 +36,7 @@ try:
 except archlib.ArchlibError as e:
     st.error(widgets.md_escape(str(e)), icon=":material/error:")
     view.params = {k: st.session_state.get(state.param_key(PAGE, k), p.default) for k, p in P.items()}
-    widgets.publish(view, PAGE if PAGE != state.EXPLORE else "")
+    widgets.publish(view, "")  # Explore is the default page: its link is the bare root
     st.stop()
 
 shapes = f"{'×'.join(map(str, a.input_shape))} → {'×'.join(map(str, a.output_shape))}"
@@ -80,7 +80,7 @@ with tabs[current]:
 for k, p in P.items():
     params.setdefault(k, st.session_state.get(state.param_key(PAGE, k), p.default))
 view.params = params
-widgets.publish(view, "")
+widgets.publish(view, "")  # Explore is the default page: its link is the bare root
 st.caption(f"Counting conventions: MACs = multiply-accumulates of conv, linear and matmul ops; FLOPs = 2 × MACs; "
            f"activations = output elements of conv/linear/matmul; all per sample. Totals "
            f"{human(a.totals()['macs'])} MACs.")

@@ -5,17 +5,16 @@ view, and the Hardware page (roofline, rank correlation, accuracy). A hand-made 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from app_support import MAIN
+from app_support import run as open_page
 from streamlit.testing.v1 import AppTest
 
 import archlib
 from archlib.hardware import calibrate, measure, predict, store
 from archlib.hardware import host as hostinfo
 from tests.latency_support import synthetic_model
-
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 
 
 @pytest.fixture
@@ -29,17 +28,6 @@ def calibrated(db):
     m = synthetic_model()
     db.put_latency_model(m.to_json())
     return m
-
-
-def open_page(page: str = "explore", **query: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=120)
-    for k, v in query.items():
-        at.query_params[k] = v
-    if page != "explore":
-        at.switch_page(f"../pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _values(x) -> list[float]:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from app_support import MAIN, exact, run, warnings  # noqa: F401  (MAIN: test_app_upload imports it from here)
 from streamlit.testing.v1 import AppTest
 
 import archlib
@@ -17,33 +18,9 @@ from app.ui import schema, state
 
 ROOT = Path(__file__).resolve().parent.parent
 
-MAIN = str(ROOT / "app" / "main.py")
-
-
-def run(page: str = "explore", **query: str) -> AppTest:
-    """A fresh session opened on `page` with `query` as its URL."""
-    at = AppTest.from_file(MAIN, default_timeout=90)
-    for k, v in query.items():
-        at.query_params[k] = v
-    if page != "explore":
-        at.switch_page(f"../pages/{page}.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
-
-
-def exact(at: AppTest, label: str) -> int:
-    """The exact number a metric carries at the start of its help text."""
-    m = next(m for m in at.metric if m.label == label)
-    return int(m.proto.help.split()[0].replace(",", ""))
-
-
-def warnings(at: AppTest) -> str:
-    return "\n".join(w.value.replace("\\", "") for w in at.warning)
 
 
 def assert_totals(at: AppTest, model: str, **knobs) -> None:

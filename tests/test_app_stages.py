@@ -3,9 +3,9 @@ custom tables on Compare, Scaling and Pareto."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from app_support import MAIN, exact, run
 from streamlit.testing.v1 import AppTest
 
 import archlib
@@ -15,25 +15,8 @@ from archlib.core import registry
 from archlib.hardware import host as hostinfo
 from archlib.hardware import measure, store
 
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 B0 = archlib.config("efficientnet_b0")["stages"]
 CUSTOM = "t1k3s1c16n1-t6k3s2c24n2-t6k7s2c40n2-t6k3s2c80n3"  # B0's first rows, a 7x7 kernel in row 3
-
-
-def run(page: str = "explore", **query: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=90)
-    for k, v in query.items():
-        at.query_params[k] = v
-    if page != "explore":
-        at.switch_page(f"../pages/{page}.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def exact(at: AppTest, label: str) -> int:
-    m = next(m for m in at.metric if m.label == label)
-    return int(m.proto.help.split()[0].replace(",", ""))
 
 
 def text_of(elements) -> str:

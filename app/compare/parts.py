@@ -13,7 +13,6 @@ from app.ui import cache, charts, state, widgets
 from app.ui.graph import keys
 from app.ui.graph import panel as graph_panel
 from archlib.core.analysis import Analysis, human
-from archlib.views.blockgraph import expandable, op_graph
 
 LABELS = charts.LABELS
 
@@ -125,4 +124,5 @@ def graphs(configs: list[Config], metric: str, level: str) -> dict[str, str]:
 
 def _mine(c: Config, sel: graph_panel.Selection) -> tuple[str, ...]:
     """The expanded groups this configuration has (a name another model lacks is left out)."""
-    return keys.ordered(set(sel.expand) & set(expandable(op_graph(c.analysis))), sel.groups)
+    groups, _ = cache.graph_names(((c.model, widgets.knob_items(c.knobs)),))
+    return keys.ordered(set(sel.expand) & set(groups), sel.groups)

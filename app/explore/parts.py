@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from archlib.views.crosscheck import CrossCheck
 
 PAGE = state.EXPLORE
-MAX_GRAPH_NODES = 2500  # `dot` takes over a second past ~2000 nodes: ask for a coarser level
 
 
 def _metric(box: Any, label: str, value: int, help: str, unit: str = "") -> None:
@@ -91,20 +90,17 @@ def graph(model: str, items: cache.Items, P: dict[str, Knob]) -> dict[str, Any]:
         st.info("Colouring by predicted latency needs this host's latency model: calibrate it (below the totals "
                 "or on the Hardware page). Coloured by MACs meanwhile.", icon=":material/speed:")
         color = "macs"
-    n_ops = len(cache.analysis(model, items).rows)
-    if level == "op" and n_ops > MAX_GRAPH_NODES:
-        st.info(f"This configuration has {n_ops:,} ops; the op-level graph is drawn up to "
-                f"{MAX_GRAPH_NODES:,}. Choose the unit, block or stage level.", icon=":material/info:")
-        return chosen
     sel = graph_panel.selection(PAGE, [(model, items)])
-    graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir, latency=latency)
     with st.spinner("Laying out the graph…"):  # the width: a zoomed-in graph and its hover card need room
-        graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
-                         height=640, help=graph_panel.EXPLORE_HELP, latency=latency)
-    st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters"
-               + (", predicted ms on this host" if latency else "") + "; darker = more of the chosen cost. Graph "
-               "totals equal the table's at every level and with any groups expanded.")
-    graph_panel.selected_rows(model, items, sel)
+        shown = graph_panel.live(model, items, sel, level=level, color=color, rankdir=rankdir, key="graph_explore",
+                                 height=640, help=graph_panel.EXPLORE_HELP, latency=latency)
+    if shown:  # else too large to lay out, said in its place: nothing to download or click
+        graph_panel.downloads([c[3], c[4]], model, items, sel, level=level, color=color, rankdir=rankdir,
+                              latency=latency)
+        st.caption("Each box: name, operator (or number of ops) → output shape, MACs and parameters"
+                   + (", predicted ms on this host" if latency else "") + "; darker = more of the chosen cost. "
+                   "Graph totals equal the table's at every level and with any groups expanded.")
+        graph_panel.selected_rows(model, items, sel)
     st.markdown("**Stages**", help="Per stage: input resolution, output channels, blocks, costs.")
     tables.show_stages(cache.analysis(model, items))
     return chosen | sel.params

@@ -1,19 +1,22 @@
 """Cached wrappers around archlib: what a rerun with an unchanged configuration reuses.
 
 Analyses are cached as shared resources (frozen, never mutated, no pickling on a hit);
-tables, SVGs and cross-check results as data. Keys are (model, knob items) tuples.
+tables, SVGs and cross-check results as data (a refused or stopped layout too). Keys are
+(model, knob items) tuples.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 import archlib
 from archlib.core.analysis import Analysis, group_key
+from archlib.errors import ArchlibError
 from archlib.hardware.gate import admit
 from archlib.hardware.host import available_memory
-from archlib.views import blockgraph
+from archlib.views import blockgraph, graphdot
 from archlib.views.crosscheck import CrossCheck
 
 if TYPE_CHECKING:
@@ -76,23 +79,67 @@ def node_max(model: str, items: Items, level: str, color: str, expand: Expand = 
                default=0)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False)
+def too_large(model: str, items: Items, level: str, expand: Expand = (), latency: Latency = None) -> str | None:
+    """Why this graph will not be laid out (its size against archlib's limits), or None: asked before
+    any layout, so a graph that would tie up the server is never handed to dot."""
+    g = level_graph(model, items, level, expand, latency)
+    why = graphdot.too_large(g)
+    if why and not expand and level != "stage" and graphdot.too_large(level_graph(model, items, "stage")):
+        why = graphdot.too_large(g, advice="No level draws this model: even its stage-level graph is too large, "
+                                           "as its op names have too few scopes to group ops by")
+    return why
+
+
 def graph_svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
               expand: Expand = (), *, legend: bool = False, latency: Latency = None) -> bytes:
     """The graph laid out server-side by Graphviz `dot`, with ids and data attributes on its nodes.
 
-    `legend` (for downloads) adds the colour scale and each node's tooltip to the picture.
+    `legend` (for downloads) adds the colour scale and each node's tooltip to the picture. Raises
+    ArchlibError when the graph is too large or dot was stopped at its limits.
     """
-    g = level_graph(model, items, level, expand, latency)
-    return blockgraph.render_svg(g, color_by=color, rankdir=rankdir, top=top, legend=legend, tooltips=legend)
+    return _layout("svg", model, items, level, color, rankdir, top, expand, legend, latency)
 
 
 def graph_png(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None = None,
               expand: Expand = (), latency: Latency = None) -> bytes:
-    """PNG of the graph with its legend; called only when its download button is clicked."""
+    """PNG of the graph with its legend; built when its download button is clicked (raises like graph_svg)."""
+    return _layout("png", model, items, level, color, rankdir, top, expand, True, latency)
+
+
+def _layout(fmt: str, *key: Any) -> bytes:
+    data, refused = (_svg if fmt == "svg" else _png)(*key)
+    if refused:
+        raise ArchlibError(refused)
+    return data
+
+
+# A layout is cached whether it succeeded or was refused (too large, or dot stopped at its time or memory
+# limit): a session that opens the same view gets the answer at once, never a second dot. Sessions asking at
+# the same time wait for the first (st.cache_data holds a lock per key); only "busy" (no dot slot free) is not
+# kept, as it passes.
+@st.cache_data(max_entries=64, show_spinner=False)
+def _svg(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None, expand: Expand,
+         legend: bool, latency: Latency) -> tuple[bytes, str]:
     g = level_graph(model, items, level, expand, latency)
-    return blockgraph.to_png(blockgraph.to_dot(g, color_by=color, rankdir=rankdir, top=top, legend=True,
-                                               tooltips=False))
+    return _kept(lambda: blockgraph.render_svg(g, color_by=color, rankdir=rankdir, top=top, legend=legend,
+                                               tooltips=legend))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _png(model: str, items: Items, level: str, color: str, rankdir: str, top: int | None, expand: Expand,
+         legend: bool, latency: Latency) -> tuple[bytes, str]:
+    g = level_graph(model, items, level, expand, latency)
+    return _kept(lambda: blockgraph.render_png(g, color_by=color, rankdir=rankdir, top=top))
+
+
+def _kept(render: Callable[[], bytes]) -> tuple[bytes, str]:
+    try:
+        return render(), ""
+    except graphdot.LayoutBusy:
+        raise
+    except ArchlibError as e:
+        return b"", str(e)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import archlib
+from app.ui.graph import keys as graph_keys
 from archlib.core.analysis import DTYPE_BYTES, OPTIMIZER_STATE
 from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
@@ -115,16 +116,18 @@ EXPLORE_PARAMS: tuple[Knob | TextParam, ...] = (
     _choice("metric", "macs", METRICS, "what the breakdown charts sum"),
     TextParam("q", "", "filter of the layer table (name or operator contains)"),
     # graph groups drawn expanded and the selected node; names are checked against the model by app.ui.graph.keys
-    TextParam("expand", "", "groups drawn expanded in the graph, comma-separated (e.g. s2.b1,s4)", max_len=1000),
+    TextParam("expand", "", "groups drawn expanded in the graph, comma-separated (e.g. s2.b1,s4)",
+              max_len=graph_keys.MAX_EXPAND),
     TextParam("focus", "", "the node selected in the graph; its rows are highlighted in the layer table",
-              max_len=200),
+              max_len=graph_keys.MAX_NAME),
 )
 COMPARE_PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("n", "int", 2, "how many configurations are compared", lo=2, hi=MAX_SLOTS, step=1),
     _choice("metric", "macs", METRICS, "what the per-stage bars show"),
     _choice("level", "stage", ("stage", "block"), "granularity of the per-stage bars and the graphs"),
-    TextParam("expand", "", "groups drawn expanded in the graphs, comma-separated (e.g. s2.b1,s4)", max_len=1000),
-    TextParam("focus", "", "the name selected in the graphs", max_len=200),
+    TextParam("expand", "", "groups drawn expanded in the graphs, comma-separated (e.g. s2.b1,s4)",
+              max_len=graph_keys.MAX_EXPAND),
+    TextParam("focus", "", "the name selected in the graphs", max_len=graph_keys.MAX_NAME),
 )
 CONCEPTS_PARAMS: tuple[Knob | TextParam, ...] = (
     Knob("cin", "int", 32, "input channels M", lo=1, hi=2048, step=1),

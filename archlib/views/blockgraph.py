@@ -22,11 +22,11 @@ from archlib.core.analysis import COUNTS, LEVELS, Analysis, group_key, parse_lev
 from archlib.core.ir import INPUT
 from archlib.errors import ArchlibError
 from archlib.views.graphsvg import (
-    _PALETTE,
     COLOR_BY,
     annotate_svg,
     cluster_id,
     node_id,
+    render_png,
     render_svg,
     to_dot,
     to_png,
@@ -181,5 +181,5 @@ def _check_expand(g: nx.DiGraph, expand: Iterable[str]) -> frozenset[str]:
     return names
 
 
-__all__ = ["COLOR_BY", "LEVELS", "ORDER", "_PALETTE", "annotate_svg", "cluster_id", "collapse", "expandable",
-           "node_id", "op_graph", "operator", "render_svg", "to_dot", "to_png", "to_svg"]
+__all__ = ["COLOR_BY", "LEVELS", "ORDER", "annotate_svg", "cluster_id", "collapse", "expandable", "node_id",
+           "op_graph", "operator", "render_png", "render_svg", "to_dot", "to_png", "to_svg"]

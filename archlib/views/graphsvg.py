@@ -4,7 +4,9 @@ Every node gets an id derived from its name (`n-s2.b1`; clusters of expanded gro
 `c-s2.b1`), so a node keeps its id across knob changes and a page can find it again.
 `annotate_svg` adds data attributes to Graphviz's own `g.node`/`g.cluster` elements:
 name, operator, input/output shapes, every count, the share of the model's total of the
-colouring cost, and latency where the graph carries it. Names are escaped wherever they
+colouring cost, and latency where the graph carries it. `render_svg`/`render_png` refuse a
+graph too costly to lay out before Graphviz starts, and Graphviz runs bounded in time and
+memory (`archlib.views.graphdot`). Names are escaped wherever they
 are written (DOT strings, HTML-like labels, XML attributes): an imported model's names
 are untrusted text.
 """
@@ -21,6 +23,7 @@ import networkx as nx
 from archlib.core.analysis import COUNTS, human
 from archlib.core.ir import INPUT
 from archlib.errors import ArchlibError
+from archlib.views import graphdot
 
 COLOR_BY = ("macs", "params", "activations", "elementwise", "ms")
 # light-to-dark sequential palette (ColorBrewer YlOrRd, 9 classes)
@@ -173,17 +176,14 @@ def _legend(top: float, color_by: str) -> str:
 
 
 def to_svg(dot: str) -> bytes:
-    """Lay out DOT with Graphviz's `dot` (server side) and return SVG bytes."""
-    import graphviz
-
-    return graphviz.Source(dot).pipe(format="svg")
+    """Lay out DOT with Graphviz's `dot` (server side) and return SVG bytes; dot runs bounded in time and
+    memory (archlib.views.graphdot): a layout past the bounds is an ArchlibError naming them."""
+    return graphdot.run_dot(dot, "svg")
 
 
 def to_png(dot: str) -> bytes:
-    """Lay out DOT with Graphviz's `dot` and return PNG bytes."""
-    import graphviz
-
-    return graphviz.Source(dot).pipe(format="png")
+    """Lay out DOT with Graphviz's `dot` and return PNG bytes (bounded as `to_svg`)."""
+    return graphdot.run_dot(dot, "png")
 
 
 # Graphviz writes '-' in ids as &#45;
@@ -225,6 +225,17 @@ def _data_attrs(n: str, d: Mapping[str, Any], totals: Mapping[str, int], color_b
 
 def render_svg(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: int | None = None,
                legend: bool = False, tooltips: bool = True) -> bytes:
-    """The annotated SVG of `g`: DOT, Graphviz layout, then data attributes on each node."""
+    """The annotated SVG of `g`: DOT, Graphviz layout, then data attributes on each node.
+
+    A graph too costly to lay out is refused before dot starts (`graphdot.too_large`: its size,
+    the limit, and a coarser level or fewer expanded groups to try).
+    """
+    graphdot.check(g)
     dot = to_dot(g, color_by=color_by, rankdir=rankdir, top=top, legend=legend, tooltips=tooltips)
     return annotate_svg(to_svg(dot), g, color_by=color_by)
+
+
+def render_png(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: int | None = None) -> bytes:
+    """A PNG of `g` with its colour legend (refused like `render_svg` when too costly to lay out)."""
+    graphdot.check(g)
+    return to_png(to_dot(g, color_by=color_by, rankdir=rankdir, top=top, legend=True, tooltips=False))

@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 import streamlit as st
 
+from app.ui.graph import keys
 from archlib.core.analysis import human
 from archlib.views.graphsvg import LABELS, scale
 
@@ -111,6 +112,6 @@ def parse_click(ev: Any) -> dict[str, str] | None:
     if not isinstance(ev, dict):
         return None
     action, name = ev.get("action"), ev.get("name")
-    if action not in ("toggle", "select", "clear") or not isinstance(name, str) or len(name) > 300:
+    if action not in ("toggle", "select", "clear") or not isinstance(name, str) or len(name) > keys.MAX_NAME:
         return None
     return {"action": action, "name": name}

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-MAX_NAMES = 200  # more expanded groups than any model has stages + blocks + units worth opening by hand
+#: the longest name a click selects or expands, and so the `focus` URL value's limit: an imported group name is
+#: at most three parts of 80 characters plus suffixes (archlib.importers.graph.MAX_PART); a longer op name is not
+#: selectable (its click is dropped), so every selection fits its link
+MAX_NAME = 300
+#: characters of expanded group names a link carries (the `expand` URL value's limit): a click that would pass
+#: it expands nothing and says so, so every expansion made by clicking reopens from its link. About 300 of a
+#: catalogue model's groups (`s2.b1.dw`), or 6 of the longest imported ones; with MAX_NAME, 2,301 of the
+#: 8,000 characters a link may have (app.ui.state.MAX_QUERY_CHARS)
+MAX_EXPAND = 2000
 
 
 def _shown(text: str) -> str:
@@ -30,10 +38,6 @@ def parse_expand(text: str, groups: Sequence[str], *, model: str) -> tuple[tuple
     if len(bad) > 5:
         messages.append(f"expand: {len(bad) - 5} more unknown names ignored.")
     keep = [n for n in names if n in known]
-    if len(keep) > MAX_NAMES:
-        messages.append(f"expand: {len(keep)} groups given, at most {MAX_NAMES} are drawn expanded; "
-                        "the rest are ignored.")
-        keep = keep[:MAX_NAMES]
     return ordered(keep, groups), messages
 
 
@@ -62,18 +66,23 @@ def toggle(expand: Iterable[str], name: str, groups: Sequence[str]) -> tuple[str
 
 
 def apply_click(ev: Mapping[str, str], expand: Iterable[str], focus: str, groups: Sequence[str],
-                names: Collection[str]) -> tuple[tuple[str, ...], str]:
-    """(expand, focus) after a click: a group toggles and is selected, an op is selected,
-    the background clears the selection; a name the model lacks changes nothing."""
+                names: Collection[str]) -> tuple[tuple[str, ...], str, str]:
+    """(expand, focus, a note for the user) after a click: a group toggles and is selected, an op is
+    selected, the background clears the selection; a name the model lacks changes nothing. A group
+    whose expansion would not fit in a link (MAX_EXPAND) stays collapsed, selected, with a note."""
     expand = ordered(expand, groups)
     if ev["action"] == "clear":
-        return expand, ""
+        return expand, "", ""
     name = ev["name"]
-    if name not in names:
-        return expand, focus
+    if name not in names or len(name) > MAX_NAME:
+        return expand, focus, ""
     if ev["action"] == "toggle" and name in groups:
-        expand = toggle(expand, name, groups)
-    return expand, name
+        toggled = toggle(expand, name, groups)
+        if len(join(toggled)) > MAX_EXPAND:
+            return expand, name, (f"{_shown(name)} was not expanded: the {len(expand)} groups already expanded "
+                                  f"fill the {MAX_EXPAND:,} characters a link keeps for them. Collapse some first.")
+        expand = toggled
+    return expand, name, ""
 
 
 def join(names: Iterable[str]) -> str:

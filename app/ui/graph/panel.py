@@ -15,6 +15,7 @@ import streamlit as st
 from app.ui import cache, state, widgets
 from app.ui.graph import component, keys
 from archlib.core.analysis import human
+from archlib.errors import ArchlibError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +56,8 @@ def selection(page: str, models: list[tuple[str, cache.Items]]) -> Selection:
         for m in msgs + more:
             st.warning(widgets.md_escape(m), icon=":material/link_off:")
     st.session_state[ek], st.session_state[fk] = keys.join(expand), focus
+    if note := st.session_state.pop(_note_key(page), ""):
+        st.warning(widgets.md_escape(note), icon=":material/unfold_more:")
     return Selection(page, expand, focus, groups, names)
 
 
@@ -63,23 +66,48 @@ def _on_click(comp_key: str, sel: Selection) -> None:
     if ev is None:
         return
     fk, ek = state.param_key(sel.page, "focus"), state.param_key(sel.page, "expand")
-    expand, focus = keys.apply_click(ev, keys.split(st.session_state.get(ek, "")), st.session_state.get(fk, ""),
-                                     sel.groups, sel.names)
+    expand, focus, note = keys.apply_click(ev, keys.split(st.session_state.get(ek, "")),
+                                           st.session_state.get(fk, ""), sel.groups, sel.names)
     st.session_state[ek], st.session_state[fk] = keys.join(expand), focus
+    if note:  # shown once, by the next selection() (a callback's own output would land at the page's top)
+        st.session_state[_note_key(sel.page)] = note
+
+
+def _note_key(page: str) -> str:
+    return f"{page}._graph_note"
 
 
 def live(model: str, items: cache.Items, sel: Selection, *, level: str, color: str, rankdir: str,
          key: str, height: int, top: int | None = None, help: str = component.HELP,
-         latency: cache.Latency = None) -> None:
-    """The live graph of one configuration, with `sel`'s expansion and selection (and per-op ms)."""
+         latency: cache.Latency = None) -> bool:
+    """The live graph of one configuration, with `sel`'s expansion and selection (and per-op ms);
+    False (and why, in its place) when the graph is too large to lay out or dot was stopped."""
+    why = cache.too_large(model, items, level, sel.expand, latency)
+    if why is None:
+        # one colour scale whatever is expanded (the level's largest box): expanding never recolours the rest
+        top = top if top is not None else cache.node_max(model, items, level, color, latency=latency)
+        try:
+            svg = cache.graph_svg(model, items, level, color, rankdir, top, sel.expand, latency=latency)
+        except ArchlibError as e:
+            why = str(e)
+    if why is not None:
+        _refused(why, sel, key=key)
+        return False
     g = cache.level_graph(model, items, level, sel.expand, latency)
-    # one colour scale whatever is expanded (the level's largest box): expanding never recolours the rest
-    top = top if top is not None else cache.node_max(model, items, level, color, latency=latency)
-    svg = cache.graph_svg(model, items, level, color, rankdir, top, sel.expand, latency=latency)
     component.mount(svg, key=key, sig=component.signature(g, rankdir), focus=sel.focus,
                     legend=component.legend(top, color), height=height, help=help,
                     on_click=functools.partial(_on_click, key, sel),
                     latency_source="predicted on this host" if latency is not None else "")
+    return True
+
+
+def _refused(why: str, sel: Selection, *, key: str) -> None:
+    """Why the graph is not drawn (what to do instead), and a button that collapses every group."""
+    st.info(widgets.md_escape(why), icon=":material/account_tree:")
+    if sel.expand:
+        ek = state.param_key(sel.page, "expand")
+        st.button("Collapse every expanded group", key=f"{key}.collapse_all",
+                  icon=":material/unfold_less:", on_click=lambda: st.session_state.update({ek: ""}))
 
 
 def downloads(boxes: list[Any], model: str, items: cache.Items, sel: Selection, *, level: str, color: str,
