@@ -33,3 +33,11 @@ MODELS = archlib.list_models()
 @pytest.fixture(params=MODELS)
 def model_name(request) -> str:
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _own_layouts(monkeypatch):
+    """Each test lays out its graphs anew: a layout kept from another test (or a stubbed dot) is not reused."""
+    from archlib.views import graphreuse
+
+    monkeypatch.setattr(graphreuse, "LAYOUTS", graphreuse.Layouts())

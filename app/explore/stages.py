@@ -57,7 +57,10 @@ def section(model: str, knobs: dict[str, Any], a: Analysis) -> None:
     own_cfg = archlib.config(model, **{k: v for k, v in knobs.items() if k != "stages"})
     custom = a.config["stages"] != own_cfg["stages"]
     label = f"Stage table · {len(table.rows(a.config))} rows" + (" · custom" if custom else " · the paper's")
-    with st.expander(label, expanded=custom, icon=":material/table_edit:", key=OPEN):
+    box = st.expander(label, expanded=custom, icon=":material/table_edit:", key=OPEN, on_change="rerun")
+    if not box.open:  # built only when open: a closed editor costs every session nothing
+        return
+    with box:
         own = cache.analysis(model, widgets.knob_items({**knobs, "stages": ""}))
         _editor(model, knobs, a, own, table)
         _footer(model, a, own, custom, _missing(len(table.rows(a.config)), len(table.rows(own.config))))
@@ -71,7 +74,8 @@ def _editor(model: str, knobs: dict[str, Any], a: Analysis, own: Analysis, table
     key = f"explore.stages.editor.{model}.{zlib.crc32(text.encode())}.{version}"
     st.data_editor(df, key=key, num_rows="dynamic", hide_index=True, width="stretch",
                    column_config=columns(table, rows), disabled=[c for c in df.columns if c not in _keys(table)],
-                   on_change=_apply, args=(model, key, df.to_dict("records"), knobs))
+                   on_change=_apply, args=(model, key, widgets.knob_items(a.config), widgets.knob_items(own.config),
+                                           knobs))
 
 
 def _keys(table: StageTable) -> list[str]:
@@ -192,9 +196,10 @@ def edited_text(table: StageTable, records: list[dict[str, Any]], delta: dict[st
     return "-".join(lines)
 
 
-def _apply(model: str, key: str, records: list[dict[str, Any]], knobs: dict[str, Any]) -> None:
+def _apply(model: str, key: str, items: cache.Items, own_items: cache.Items, knobs: dict[str, Any]) -> None:
     """The editor changed: apply the whole table if it is valid, else keep the last valid one and say why."""
     table = _table(model)
+    records = _frame(model, items, own_items).to_dict("records")  # the table the editor showed
     text = edited_text(table, records, st.session_state.get(key) or {})
     try:
         if not text:

@@ -1,11 +1,12 @@
 """Cached wrappers around archlib: what a rerun with an unchanged configuration reuses.
 
-Analyses are cached as shared resources (frozen, never mutated, no pickling on a hit);
-tables, SVGs and cross-check results as data (a refused or stopped layout too). Keys are
-(model, knob items) tuples.
+Analyses, level graphs and what is derived from them are memoised per process (frozen, never
+changed, no pickling on a hit); tables, SVGs and cross-check results are cached as data (a
+refused or stopped layout too). Keys are (model, knob items) tuples.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
 Items = tuple[tuple[str, Any], ...]
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+# What every rerun reads, keyed by small hashable tuples, is memoised with functools (a dict lookup)
+# rather than st.cache_*: Streamlit hashes a cached function's arguments on every call (about 1 ms
+# each here), which was a quarter of a shared link's server CPU per session (benchmarks/bench_load.py).
+# The results are shared by every session and never changed.
+@functools.lru_cache(maxsize=256)
 def analysis(model: str, items: Items) -> Analysis:
     """archlib.analyze for one configuration (raises ArchlibError for an impossible one)."""
     return archlib.analyze(model, **dict(items))
@@ -60,7 +65,7 @@ Expand = tuple[str, ...]  # groups drawn one level finer (archlib.views.blockgra
 Latency = tuple[tuple[str, float], ...] | None
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@functools.lru_cache(maxsize=64)
 def level_graph(model: str, items: Items, level: str, expand: Expand = (), latency: Latency = None) -> nx.DiGraph:
     """The graph of this configuration at `level` (op, unit, block or stage), `expand` drawn finer;
     with `latency`, every node carries its ms (summed over its ops). Shared by every session:
@@ -71,7 +76,7 @@ def level_graph(model: str, items: Items, level: str, expand: Expand = (), laten
     return g if level == "op" else collapse(g, level, expand=expand)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@functools.lru_cache(maxsize=256)
 def node_max(model: str, items: Items, level: str, color: str, expand: Expand = (), *,
              latency: Latency = None) -> float:
     """The largest node's `color` cost at `level`: a shared colour scale for several graphs."""
@@ -79,7 +84,7 @@ def node_max(model: str, items: Items, level: str, color: str, expand: Expand = 
                default=0)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@functools.lru_cache(maxsize=256)
 def too_large(model: str, items: Items, level: str, expand: Expand = (), latency: Latency = None) -> str | None:
     """Why this graph will not be laid out (its size against archlib's limits), or None: asked before
     any layout, so a graph that would tie up the server is never handed to dot."""
@@ -142,7 +147,7 @@ def _kept(render: Callable[[], bytes]) -> tuple[bytes, str]:
         return b"", str(e)
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@functools.lru_cache(maxsize=64)
 def graph_names(models: tuple[tuple[str, Items], ...]) -> tuple[tuple[str, ...], frozenset[str]]:
     """(every expandable group, every group and op name) of these configurations' graphs."""
     groups: dict[str, None] = {}

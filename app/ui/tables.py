@@ -14,7 +14,12 @@ from archlib.core.analysis import Analysis, group_key, human
 
 
 def stage_rows(a: Analysis) -> list[dict[str, Any]]:
-    """One row per stage, like the papers' tables: input resolution, channels, blocks, costs."""
+    """One row per stage, like the papers' tables: input resolution, channels, blocks, costs
+    (computed once per analysis; copies, so a caller may change them)."""
+    return [dict(r) for r in a.memoized("stage_rows", _stage_rows)]
+
+
+def _stage_rows(a: Analysis) -> list[dict[str, Any]]:
     total = a.totals()["macs"] or 1
     first: dict[str, tuple] = {}
     feature: dict[str, tuple] = {}  # the stage's last feature map (C, H, W) or token sequence (L, D)

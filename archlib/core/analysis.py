@@ -8,14 +8,16 @@ import math
 import re
 import reprlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from archlib.core.cost import KINDS, OpCost, extra_memory, is_view, op_cost
 from archlib.core.ir import IR, Shape
 from archlib.core.knobs import Knob, resolve
 from archlib.errors import ArchlibError
 
+T = TypeVar("T")
 COUNTS = ("params", "buffers", "macs", "flops", "elementwise", "activations", "fvcore")
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
@@ -173,6 +175,13 @@ class Analysis:
                 _accumulate(acc, r.cost)
             self._memo[key] = tuple(out.items())
         return [(k, dict(v)) for k, v in self._memo[key]]  # copies: the caller may change them
+
+    def memoized(self, key: str, derive: Callable[[Analysis], T]) -> T:
+        """`derive(self)`, computed once per analysis: views derived from it (a stage table, say)
+        that every page and session showing this configuration reads. Treat the result as read-only."""
+        if ("derived", key) not in self._memo:
+            self._memo[("derived", key)] = derive(self)
+        return self._memo[("derived", key)]
 
     def by_operator(self) -> dict[str, dict[str, int]]:
         """Sums per op kind (conv2d, bn2d, act:relu6, ...)."""

@@ -6,6 +6,7 @@ a name twice raises; looking up an unknown name raises with the known names.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,8 +44,9 @@ class ModelEntry:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
 
-    @property
+    @functools.cached_property
     def knobs(self) -> tuple[Knob, ...]:
+        """The family's knob schema with this model's defaults (made once: every config reads it)."""
         return with_defaults(self.family.knobs, self.defaults)
 
     def config(self, **given: Any) -> dict[str, Any]:

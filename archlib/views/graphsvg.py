@@ -23,7 +23,7 @@ import networkx as nx
 from archlib.core.analysis import COUNTS, human
 from archlib.core.ir import INPUT
 from archlib.errors import ArchlibError
-from archlib.views import graphdot
+from archlib.views import graphdot, graphreuse
 
 COLOR_BY = ("macs", "params", "activations", "elementwise", "ms")
 # light-to-dark sequential palette (ColorBrewer YlOrRd, 9 classes)
@@ -96,9 +96,7 @@ def to_dot(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: i
     `legend` adds the colour scale under the graph; `tooltips` adds each node's details.
     """
     _check(color_by, rankdir, g)
-    if top is None:
-        top = max((d.get(color_by, 0) for _, d in g.nodes(data=True)), default=0)
-    top = _positive(top)
+    top = _top(g, color_by, top)
     lines = [
         "digraph G {",
         f'  graph [rankdir={rankdir}, fontname="Helvetica", nodesep=0.25, ranksep=0.3];',
@@ -136,14 +134,26 @@ def _nested(g: nx.DiGraph, color_by: str, top: int, tooltips: bool) -> list[str]
             lines.append(f"{indent}}}")
         for n in nodes_in.get(parent, []):
             d = g.nodes[n]
-            fill = shade(d.get(color_by, 0), top)
-            font = "white" if fill in _PALETTE[6:] else "black"
+            fill, font = _colours(d, color_by, top)
             tip = f", tooltip={_dot_str(_tooltip(n, d))}" if tooltips else ""
             lines.append(f'{indent}"{node_id(n)}" [id="{node_id(n)}", label=<{_label(n, d)}>, fillcolor="{fill}", '
                          f'fontcolor="{font}"{tip}];')
 
     emit("", "  ")
     return lines
+
+
+def _top(g: nx.DiGraph, color_by: str, top: float | None) -> float:
+    """The top of the colour scale: `top`, else the graph's largest node (never 0)."""
+    if top is None:
+        top = max((d.get(color_by, 0) for _, d in g.nodes(data=True)), default=0)
+    return _positive(top)
+
+
+def _colours(d: Mapping[str, Any], color_by: str, top: float) -> tuple[str, str]:
+    """(fill, font colour) of a node: its shade, and white text on the dark ones."""
+    fill = shade(d.get(color_by, 0), top)
+    return fill, "white" if fill in _PALETTE[6:] else "black"
 
 
 def _label(n: str, d: Mapping[str, Any]) -> str:
@@ -231,8 +241,30 @@ def render_svg(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", to
     the limit, and a coarser level or fewer expanded groups to try).
     """
     graphdot.check(g)
-    dot = to_dot(g, color_by=color_by, rankdir=rankdir, top=top, legend=legend, tooltips=tooltips)
-    return annotate_svg(to_svg(dot), g, color_by=color_by)
+    # a graph of a structure already laid out here gets that layout with its own labels and fills
+    key = graphreuse.structure_key(g, rankdir) if not (legend or tooltips or g.graph.get("clusters")) else None
+    if key is None:
+        svg = to_svg(to_dot(g, color_by=color_by, rankdir=rankdir, top=top, legend=legend, tooltips=tooltips))
+        return annotate_svg(svg, g, color_by=color_by)
+    svg = _relabelled(g, key, color_by, rankdir, top)
+    if svg is None:
+        with graphreuse.LAYOUTS.laying_out(key):  # sessions opening links of this structure wait for one layout
+            svg = _relabelled(g, key, color_by, rankdir, top)
+            if svg is None:
+                svg = to_svg(to_dot(g, color_by=color_by, rankdir=rankdir, top=top, tooltips=False))
+                graphreuse.LAYOUTS.put(key, svg)
+    return annotate_svg(svg, g, color_by=color_by)
+
+
+def _relabelled(g: nx.DiGraph, key: str, color_by: str, rankdir: str, top: float | None) -> bytes | None:
+    """The kept layout of `g`'s structure with `g`'s labels and fills, or None (none kept, or one does not fit)."""
+    kept = graphreuse.LAYOUTS.get(key)
+    if kept is None:
+        return None
+    _check(color_by, rankdir, g)
+    scale_top = _top(g, color_by, top)
+    return graphreuse.relabel(kept, {node_id(n): (graphreuse.label_lines(_label(n, d)), *_colours(d, color_by, scale_top))
+                                     for n, d in g.nodes(data=True)})
 
 
 def render_png(g: nx.DiGraph, *, color_by: str = "macs", rankdir: str = "TB", top: int | None = None) -> bytes:
