@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from app_support import MAIN, exact, run, warnings
 from onnx_graphs import CASES, N, model, weight
 from streamlit.testing.v1 import AppTest
-from test_app_pages import MAIN, exact, warnings
 
 import archlib
 from app.ui import state, widgets
@@ -27,17 +27,6 @@ def upload(tmp_path, monkeypatch):
                N("Gemm", ["f", "fw", "fb"], ["y"], transB=1)],
               [weight("w", 8, 4, 3, 3), weight("fw", 5, 8), weight("fb", 5)])
     return models.upload(m.SerializeToString(), f"{HOSTILE}.onnx")
-
-
-def run(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=90)
-    for k, v in query.items():
-        at.query_params[k] = v
-    if page != "explore":
-        at.switch_page(f"../pages/{page}.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _markup(at: AppTest) -> str:

@@ -75,12 +75,14 @@ LAYOUTS = Layouts()
 
 
 def structure_key(g: nx.DiGraph, rankdir: str) -> str:
-    """Equal for graphs Graphviz lays out alike: same boxes in the same order, arrows, direction."""
+    """Equal for graphs Graphviz lays out alike: same boxes in the same order, arrows, clusters, direction."""
     h = hashlib.sha1(rankdir.encode())
     for n in g.nodes:
         h.update(n.encode() + b"\0")
     for u, v in g.edges:
         h.update(f"{u}->{v}\0".encode())
+    for c in g.graph.get("clusters", {}):
+        h.update(b"c:" + c.encode() + b"\0")
     return h.hexdigest()
 
 

@@ -9,7 +9,6 @@ textContent only. Nothing else from a user reaches the HTML.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ import streamlit as st
 
 from app.ui.graph import keys
 from archlib.core.analysis import human
+from archlib.views import graphreuse
 from archlib.views.graphsvg import LABELS, scale
 
 HERE = Path(__file__).resolve().parent
@@ -71,14 +71,7 @@ def live_svg(svg: bytes) -> str:
 @functools.lru_cache(maxsize=64)  # graphs are shared and never changed (app.ui.cache.level_graph)
 def signature(g: nx.DiGraph, rankdir: str) -> str:
     """Equal for graphs of one structure (same nodes, edges, clusters): a kept zoom still fits."""
-    h = hashlib.sha1(rankdir.encode())
-    for n in g.nodes:
-        h.update(n.encode() + b"\0")
-    for u, v in g.edges:
-        h.update(f"{u}->{v}\0".encode())
-    for c in g.graph.get("clusters", {}):
-        h.update(b"c:" + c.encode() + b"\0")
-    return h.hexdigest()[:16]
+    return graphreuse.structure_key(g, rankdir)[:16]
 
 
 def legend(top: float, color: str) -> dict[str, Any]:
