@@ -108,9 +108,11 @@ def dot_calls(monkeypatch):
     monkeypatch.setattr(graphdot, "_run", fake)
     cache._svg.clear()
     cache._png.clear()
+    cache.page_svg.cache_clear()
     yield calls, behaviour
     cache._svg.clear()
     cache._png.clear()
+    cache.page_svg.cache_clear()
 
 
 ITEMS = (("width", 0.35), ("resolution", 96))

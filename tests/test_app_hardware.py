@@ -12,6 +12,7 @@ from app_support import run as open_page
 from streamlit.testing.v1 import AppTest
 
 import archlib
+from app.hardware import model as hwmodel
 from archlib.hardware import calibrate, measure, predict, store
 from archlib.hardware import host as hostinfo
 from tests.latency_support import synthetic_model
@@ -61,9 +62,18 @@ def test_explore_shows_the_predicted_latency_beside_the_macs(calibrated):
     assert not any(b.label == "Calibrate this host" for b in at.button)
 
 
+def open_offer(at: AppTest) -> AppTest:
+    """Open Explore's "Not calibrated" expander (as a click on it does: its panel is built only when open)."""
+    assert [e.label for e in at.expander if e.label.startswith("Not calibrated")]
+    assert not any(b.label == "Calibrate this host" for b in at.button)  # closed: not built
+    at.session_state[hwmodel.OFFER] = True
+    return at.run()
+
+
 def test_explore_not_calibrated_says_so_and_offers_to_calibrate(db):
     at = open_page()
     assert metric(at, "Latency").value == "—" and metric(at, "Latency").delta == "not calibrated"
+    open_offer(at)
     assert any(b.label == "Calibrate this host" for b in at.button)
 
 
@@ -79,7 +89,7 @@ def test_the_calibrate_button_shows_progress_and_then_predicts(db, monkeypatch):
         return m
 
     monkeypatch.setattr(calibrate, "calibrate", fake)
-    at = open_page()
+    at = open_offer(open_page())
     next(b for b in at.button if b.label == "Calibrate this host").click().run()
     assert not at.exception and seen == [(calibrate.DEFAULT_BUDGET_S, 1)]
     assert metric(at, "Latency").value == f"{predicted(synthetic_model()):.3g} ms"

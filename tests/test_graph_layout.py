@@ -152,3 +152,15 @@ def test_at_most_jobs_dots_run_at_once_and_a_long_wait_says_busy(monkeypatch):
         t.join()
     busy = [r for r in results if isinstance(r, graphdot.LayoutBusy)]
     assert len(busy) == 1 and "busy laying out 2 other graphs" in str(busy[0])
+
+
+def test_the_page_form_keeps_every_box_and_drops_only_the_prolog_titles_and_comments():
+    from archlib.views.graphsvg import for_page
+
+    svg = render_svg(op_graph(archlib.analyze("mobilenet_v3_small")), color_by="macs")
+    assert svg.lstrip().startswith(b"<?xml") and b"<title>" in svg and b"<!--" in svg  # what dot wrote
+    page = for_page(svg)
+    assert page.startswith("<svg") and "<title>" not in page and "<!--" not in page
+    assert "xlink:title" not in page and "font-family" not in page and len(page) < 0.85 * len(svg)
+    assert page.count('class="node"') == svg.count(b'class="node"') > 100
+    assert page.count('class="edge"') == svg.count(b'class="edge"') and page.rstrip().endswith("</svg>")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ PAGE = "hardware"
 #: the calibration's own session keys; "_" keeps them apart from every widget key (a widget key cannot be
 #: assigned, and calibrate_panel(key="hardware.cal") names its cancel button "hardware.cal.cancel")
 RUNNING, CANCEL, LAST = "hardware._cal_running", "hardware._cal_cancel", "hardware._cal_last"
+OFFER = "explore.calibrate.open"  # the state of Explore's "Not calibrated" expander
 BUDGETS = (60.0, calibrate.DEFAULT_BUDGET_S, 300.0, 600.0)
 LOCK_TIMEOUT = 60.0
 
@@ -82,11 +84,13 @@ def db_stamp(path: Path) -> tuple[int, ...]:
     return f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+# Memoised with functools (a dict lookup), not st.cache_resource: every Explore rerun asks for the store and
+# the latency model, and Streamlit's argument hashing cost more than the rest of the lookup
+# (benchmarks/bench_load.py). An exception is not memoised: a refused file is opened again next time.
+@functools.lru_cache(maxsize=8)
 def _store(path: str, stamp: tuple[int, ...]) -> mstore.Store:
     # opening checks the file (PRAGMA quick_check, the schema): done once per version of the file, shared by
-    # every session; a write, a replaced or a removed file gives another stamp, so it is checked again. A
-    # database refused raises, and Streamlit caches no exception: the next call opens it again.
+    # every session; a write, a replaced or a removed file gives another stamp, so it is checked again
     return mstore.Store(path)
 
 
@@ -103,10 +107,10 @@ def open_store(*, say: bool = False) -> mstore.Store | None:
     return copy.copy(s)  # its own `skipped` (what the caller's last read left out), not another session's
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _load(path: str, cfg_json: str, stamp: tuple[int, ...], _s: mstore.Store) -> LatencyModel | None:
+@functools.lru_cache(maxsize=16)
+def _load(path: str, cfg_json: str, stamp: tuple[int, ...]) -> LatencyModel | None:
     try:
-        return calibrate.load(_s, **json.loads(cfg_json))
+        return calibrate.load(_store(path, stamp), **json.loads(cfg_json))
     except ArchlibError:
         return None
 
@@ -117,7 +121,7 @@ def latency_model(cfg: dict[str, Any] | None = None) -> LatencyModel | None:
     if s is None:
         return None
     # a new calibration writes the file, which changes its stamp
-    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), db_stamp(s.path), s)
+    return _load(str(s.path), json.dumps(cfg or settings(), sort_keys=True), db_stamp(s.path))
 
 
 def model_key(m: LatencyModel) -> str:
@@ -266,9 +270,12 @@ def offer_calibration() -> None:
             st.toast(last["text"], icon=":material/check_circle:")
         return
     cfg = settings()
-    with st.expander(f"Not calibrated: no latency model of this host for {calibrate.describe(cfg)}",
-                     expanded=bool(st.session_state.get(RUNNING) or st.session_state.get(LAST)),
-                     icon=":material/speed:"):
+    box = st.expander(f"Not calibrated: no latency model of this host for {calibrate.describe(cfg)}",
+                      expanded=bool(st.session_state.get(RUNNING) or st.session_state.get(LAST)),
+                      icon=":material/speed:", key=OFFER, on_change="rerun")
+    if not box.open:  # built only when open: a closed offer costs every session nothing
+        return
+    with box:
         st.caption("Calibrating micro-benchmarks this host's op kinds once; from then on every configuration's "
                    "latency is predicted live, per layer, without running it.")
         calibrate_panel(key="explore.cal", compact=True)

@@ -18,6 +18,7 @@ allowed range.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import reprlib
@@ -157,6 +158,13 @@ class Grammar:
 
     def format(self, rows: Sequence[Any]) -> str:
         """The canonical text of typed rows (optional fields only where they differ from the default)."""
+        rows = tuple(rows)
+        try:
+            return _formatted(self, rows)  # rows are frozen dataclasses: every config of a model asks again
+        except TypeError:  # a row type that is not hashable
+            return self._format(rows)
+
+    def _format(self, rows: Sequence[Any]) -> str:
         out = []
         for row in rows:
             values = {f.key: getattr(row, f.key) for f in self.fields}
@@ -170,6 +178,11 @@ class Grammar:
         if isinstance(value, (list, tuple)) and value and all(isinstance(r, self.row_type) for r in value):
             value = self.format(value)
         return self.format(self.parse(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _formatted(grammar: Grammar, rows: tuple[Any, ...]) -> str:
+    return grammar._format(rows)
 
 
 def _not_a_field(row: int, chunk: str) -> ArchlibError:

@@ -9,7 +9,6 @@ textContent only. Nothing else from a user reaches the HTML.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import streamlit as st
 from app.ui.graph import keys
 from archlib.core.analysis import human
 from archlib.views import graphreuse
-from archlib.views.graphsvg import LABELS, scale
+from archlib.views.graphsvg import LABELS, PAGE_CSS, scale
 
 HERE = Path(__file__).resolve().parent
 NAME = "archlib_graph"
@@ -57,16 +56,8 @@ def _js() -> str:
     return "\n;\n".join([vendor, (HERE / "view.js").read_text(), (HERE / "graph.js").read_text()])
 
 
-COMPONENT = st.components.v2.component(NAME, html=HTML, css=(HERE / "graph.css").read_text(), js=_js())
-
-_PROLOG = re.compile(rb"^.*?(?=<svg\b)", re.S)
-_TITLES = re.compile(rb"<title>[^<]*</title>\n?|<!--.*?-->\n?", re.S)
-
-
-def live_svg(svg: bytes) -> str:
-    """The SVG as the page needs it: no XML prolog, <title>s (the hover card replaces them) or comments."""
-    return _TITLES.sub(b"", _PROLOG.sub(b"", svg, count=1)).decode()
-
+# the page form of the SVG leaves its labels' font to the style sheet (archlib.views.graphsvg.PAGE_CSS)
+COMPONENT = st.components.v2.component(NAME, html=HTML, css=(HERE / "graph.css").read_text() + PAGE_CSS, js=_js())
 
 @functools.lru_cache(maxsize=64)  # graphs are shared and never changed (app.ui.cache.level_graph)
 def signature(g: nx.DiGraph, rankdir: str) -> str:
@@ -86,10 +77,11 @@ HELP = ("Scroll to zoom, drag (or Shift+scroll) to pan. Hover a box for its deta
         "in place (click its frame to collapse it again), an op to select it.")
 
 
-def mount(svg: bytes, *, key: str, sig: str, focus: str, legend: dict[str, Any], height: int,
+def mount(svg: str, *, key: str, sig: str, focus: str, legend: dict[str, Any], height: int,
           on_click: Callable[[], None], latency_source: str = "", help: str = HELP) -> None:
-    """Show the live graph; `on_click` runs (before the rerun) when a box is clicked."""
-    data = {"svg": live_svg(svg), "view": key, "sig": sig, "focus": focus, "legend": legend, "height": height,
+    """Show the live graph (`svg` in its page form, app.ui.cache.page_svg); `on_click` runs (before the rerun)
+    when a box is clicked."""
+    data = {"svg": svg, "view": key, "sig": sig, "focus": focus, "legend": legend, "height": height,
             "latency_source": latency_source, "help": help}
     COMPONENT(key=key, data=data, on_click_change=on_click, height="content")
 

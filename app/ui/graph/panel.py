@@ -87,7 +87,7 @@ def live(model: str, items: cache.Items, sel: Selection, *, level: str, color: s
         # one colour scale whatever is expanded (the level's largest box): expanding never recolours the rest
         top = top if top is not None else cache.node_max(model, items, level, color, latency=latency)
         try:
-            svg = cache.graph_svg(model, items, level, color, rankdir, top, sel.expand, latency=latency)
+            svg = cache.page_svg(model, items, level, color, rankdir, top, sel.expand, latency)
         except ArchlibError as e:
             why = str(e)
     if why is not None:
