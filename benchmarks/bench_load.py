@@ -18,17 +18,17 @@ warmed by one unrelated session (imports), then N sessions run concurrently. Rep
     python benchmarks/bench_load.py --n 10 --mix shared
 
 Measured on the 2-core development VM, quiet (one run with --browsers 2; CPU per session varies
-by about +-15% between runs: N = 50 on one link gave 0.053-0.069 s over six runs, median 0.054):
+by about +-10% between runs: N = 50 on one link gave 0.040-0.044 s over four runs, median 0.042):
 
        N mix        CPU s/session    p50 s    p95 s  browser s
-       1 shared             0.350     0.35     0.35       2.02
-      10 shared             0.081     0.62     0.70       2.14
-      20 shared             0.062     0.78     0.93       1.92
-      50 shared             0.054     1.97     2.15       2.07
-       1 distinct           0.350     0.34     0.34       2.07
-      10 distinct           0.195     1.49     1.61       2.28
-      20 distinct           0.201     3.37     3.56       1.92
-      50 distinct           0.177     7.94     8.13       1.98
+       1 shared             0.340     0.32     0.32       1.87
+      10 shared             0.076     0.63     0.64       1.82
+      20 shared             0.067     0.77     0.95       2.12
+      50 shared             0.044     1.61     1.70       1.91
+       1 distinct           0.400     0.39     0.39       1.93
+      10 distinct           0.193     1.43     1.56       2.20
+      20 distinct           0.163     2.79     2.85       2.18
+      50 distinct           0.160     7.04     7.38       1.80
 
 (N = 1 pays the first analysis, graph and layout of the link. Before this work: 0.145 s per
 session on one link and 0.61 s on distinct links at N = 10.)

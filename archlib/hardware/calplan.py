@@ -6,7 +6,11 @@ families use: convolutions across kernel 1-11, stride 1-2, groups from 1 to dept
 ViT's token GEMMs and VGG's 25088 x 4096; attention up to 1000 tokens; every activation,
 BN, LayerNorm, pools, adds, SE's broadcast scale, concat, shuffle and the views. Each
 op's work is drawn first and its spatial size derived from it, so no single call takes
-more than a few tens of milliseconds. No op is taken from a registered model: every
+more than a few tens of milliseconds. A share of the elementwise, depthwise and 1x1 samples
+is drawn on feature maps around and past the allocator's mmap threshold (32 MiB:
+archlib.hardware.allocator), where every pass maps and faults its output afresh, up to
+the expanded maps of EfficientNet-B7 at 600 px (192 x 300 x 300): without them the
+`big_bytes` weights rested on one or two samples and B7 was predicted 23% fast. No op is taken from a registered model: every
 model is held out of the fit. The order interleaves the classes so that any prefix of
 the plan (a small budget) still covers all of them.
 """
@@ -25,7 +29,7 @@ from archlib.core.cost import op_cost
 from archlib.core.ir import Attrs, IRBuilder, Op
 from archlib.hardware.latmodel import CLASSES, GEMM_MAX_INPUT
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,30 @@ def _conv_1x1(r: random.Random) -> Op:
         cin = _ch(r, 8, 3840)
         cout = min(3840, max(8, int(cin * r.choice((0.25, 0.0625, 4.0, 16.0)))))
         return _conv(cin, 1, cout, 1, bias=True)
+    if r.random() < BIG_SHARE / 2:  # an expansion or projection on a large map (EfficientNet's first stages)
+        cin, side, _ = _big_chw(r)
+        cin = max(8, min(cin, 96))
+        return _conv(cin, side, _ch(r, 96, 384), 1)
     cin, cout = _ch(r, 8, 2048), _ch(r, 8, 2048)
     s = 2 if r.random() < 0.25 else 1
     return _conv(cin, _side(_logu(r, 1e5, 1.2e9) * s * s, 2 * cin * cout, 1, 224), cout, 1, stride=s)
 
 
+def _big_chw(r: random.Random) -> tuple[int, int, int]:
+    """A large feature map: 6M to 32M elements (24 to 128 MiB in float32, around and past the mmap threshold)."""
+    c = _ch(r, 32, 384)
+    side = max(1, min(600, int(round(math.sqrt(_logu(r, 6e6, 3.2e7) / c)))))
+    return c, side, side
+
+
+#: the share of elementwise, depthwise and 1x1 samples drawn on a large map (_big_chw)
+BIG_SHARE = 0.3
+
+
 def _conv_dw(r: random.Random) -> Op:
+    if r.random() < BIG_SHARE:
+        c, side, _ = _big_chw(r)
+        return _conv(c, side, c, r.choice((3, 3, 5)), stride=2 if r.random() < 0.3 else 1, groups=c)
     c = _ch(r, 8, 2048)
     k = r.choice((3, 3, 3, 5, 5, 7))
     s = 2 if r.random() < 0.25 else 1
@@ -171,14 +193,14 @@ def _tokens(r: random.Random) -> tuple[int, int]:
 
 def _elementwise(kind: str, **attrs: Any) -> Callable[[random.Random], Op]:
     def draw(r: random.Random) -> Op:
-        x = _chw(r)
+        x = _big_chw(r) if r.random() < BIG_SHARE else _chw(r)
         extra = {"channels": x[0], "eps": 1e-5, "momentum": 0.1} if kind == "bn2d" else {}
         return _op(kind, [x] * (2 if kind == "add" else 1), x, **attrs, **extra)
     return draw
 
 
 def _mul(r: random.Random) -> Op:
-    x = _chw(r)
+    x = _big_chw(r) if r.random() < BIG_SHARE else _chw(r)
     scale = (x[0], 1, 1) if r.random() < 0.8 else x  # SE's broadcast scale, or a same-shape product
     return _op("mul", [x, scale], x)
 
@@ -250,13 +272,13 @@ def _view(r: random.Random) -> Op:
 
 #: class -> (how many samples the full plan has, the drawing function)
 DRAW: dict[str, tuple[int, Callable[[random.Random], Op]]] = {
-    "conv_dense": (130, _conv_dense), "conv_1x1": (120, _conv_1x1), "conv_dw": (100, _conv_dw),
+    "conv_dense": (130, _conv_dense), "conv_1x1": (130, _conv_1x1), "conv_dw": (120, _conv_dw),
     "conv_group": (70, _conv_group), "linear": (70, _linear), "matmul": (12, _matmul),
     "attention": (25, _attention), "favor": (20, _favor),
-    **{f"act_{fn}": (12, _elementwise("act", fn=fn))
+    **{f"act_{fn}": (16, _elementwise("act", fn=fn))
        for fn in ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu")},
-    "bn2d": (25, _elementwise("bn2d")), "add": (20, _elementwise("add")), "mul": (25, _mul),
-    "layernorm": (12, _layernorm), "softmax": (8, _softmax), "maxpool2d": (12, _pool("maxpool2d")),
+    "bn2d": (30, _elementwise("bn2d")), "add": (24, _elementwise("add")), "mul": (30, _mul),
+    "layernorm": (12, _layernorm), "softmax": (8, _softmax), "maxpool2d": (20, _pool("maxpool2d")),
     "avgpool2d": (8, _pool("avgpool2d")), "adaptive_avgpool2d": (20, _adaptive), "concat": (12, _concat),
     "channel_shuffle": (12, _shuffle), "cls_token": (6, _cls_token), "pos_embed": (6, _pos_embed),
     "view": (10, _view),
