@@ -19,7 +19,7 @@ from archlib import api, latency_cli
 from archlib.core import registry
 from archlib.core.analysis import Analysis, human, parse_level
 from archlib.errors import ArchlibError
-from archlib.hardware.calibrate import DEFAULT_BUDGET_S
+from archlib.hardware.latency.calibrate import DEFAULT_BUDGET_S
 
 
 class _Parser(argparse.ArgumentParser):
@@ -198,7 +198,7 @@ def _cmd_graph(args: argparse.Namespace, knobs: dict[str, Any]) -> str | None:
     expand = [n.strip() for n in args.expand.split(",") if n.strip()]
     knobs = {**knobs, **parse_input(args.input)}
     if args.color_by == "ms":  # predicted by this host's latency model (1 thread), per op
-        from archlib.hardware import predict
+        from archlib.hardware.latency import predict
 
         a = api.analyze(args.model, **knobs)
         g = op_graph(a, latency_ms=predict.predict(a, threads=1).by_name)

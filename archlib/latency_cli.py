@@ -15,8 +15,8 @@ from typing import Any
 from archlib import api
 from archlib.core.analysis import group_key, human
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, predict
-from archlib.hardware.latmodel import LatencyModel
+from archlib.hardware.latency import calibrate, predict
+from archlib.hardware.latency.latmodel import LatencyModel
 
 #: settings `predict` takes beside the model's knobs
 PREDICT_SETTINGS = ("device", "threads", "dtype", "channels_last", "batch")

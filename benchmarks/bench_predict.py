@@ -2,9 +2,9 @@
 
 Every registered model at its defaults (smallest first), then configurations held out of
 the fit (seeded random resolutions, widths, depths and RegNet parameters), each predicted
-(archlib.hardware.predict, nothing run) and then measured (archlib.hardware.measure, the
+(archlib.hardware.latency.predict, nothing run) and then measured (archlib.hardware.measure, the
 project's method: median of torch.utils.benchmark's adaptive_autorange). The fit itself
-saw only synthetic single ops (archlib.hardware.calplan), so every model here is unseen.
+saw only synthetic single ops (archlib.hardware.latency.calplan), so every model here is unseen.
 Nothing is skipped silently: a model the time budget or the measurement's bounds leave
 out is listed with the reason. Prints the share within +-10% and +-20%, the worst cases,
 the host's load before and after (the figures are only as quiet as the machine), and the
@@ -28,8 +28,9 @@ from typing import Any
 
 import archlib
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, measure, predict
+from archlib.hardware import measure
 from archlib.hardware.host import host_info
+from archlib.hardware.latency import calibrate, predict
 from archlib.hardware.store import Store
 
 #: seconds of timed runs per measurement (after the warm-up)

@@ -1,11 +1,11 @@
 """A hand-made latency model for tests: known weights, no calibration run."""
 from __future__ import annotations
 
-from archlib.hardware import calibrate
-from archlib.hardware.latmodel import CLASSES, ClassFit, LatencyModel
+from archlib.hardware.latency import calibrate
+from archlib.hardware.latency.latmodel import CLASSES, ClassFit, LatencyModel
 
 #: µs per unit of each feature (a plausible CPU: 50 GFLOP/s, 10 GB/s, a few µs per call)
-WEIGHTS = {"one": 5.0, "flops": 2e-5, "flops_pad": 0.0, "act_bytes": 1e-4, "w_bytes": 1e-4, "big_bytes": 1e-3,
+WEIGHTS = {"one": 5.0, "flops": 2e-5, "flops_pad": 0.0, "act_bytes": 1e-4, "w_bytes": 1e-4, "far_bytes": 5e-5, "big_bytes": 1e-3,
            "scratch_bytes": 1e-4, "window_bytes": 5e-5}
 
 

@@ -13,8 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 import archlib
 from app.hardware import model as hwmodel
-from archlib.hardware import calibrate, measure, predict, store
 from archlib.hardware import host as hostinfo
+from archlib.hardware import measure, store
+from archlib.hardware.latency import calibrate, predict
 from tests.latency_support import synthetic_model
 
 

@@ -12,8 +12,9 @@ import pytest
 import archlib
 from archlib.core.ir import IRBuilder
 from archlib.errors import ArchlibError
-from archlib.hardware import allocator, backends, calibrate, calplan, latmodel, measure, microbench, predict, store
+from archlib.hardware import allocator, backends, measure, store
 from archlib.hardware.host import HostLock, MeasurementBusy
+from archlib.hardware.latency import calibrate, calplan, latmodel, microbench, predict
 
 
 def test_the_plan_is_seeded_covers_every_class_early_and_round_trips():
@@ -238,7 +239,7 @@ def test_looking_the_host_up_needs_no_torch_and_gives_the_same_id():
     from archlib.hardware import host
 
     assert host.host_id(host.identity("cpu")) == host.host_id(host.host_info("cpu"))
-    code = ("import sys; from archlib.hardware import calibrate, store; import tempfile, os; "
+    code = ("import sys; from archlib.hardware import store; from archlib.hardware.latency import calibrate; import tempfile, os; "
             "s = store.Store(os.path.join(tempfile.mkdtemp(), 'x.sqlite'))\n"
             "try:\n    calibrate.load(s, threads=1)\nexcept calibrate.NotCalibrated:\n    pass\n"
             "print('torch' in sys.modules)")
@@ -247,7 +248,7 @@ def test_looking_the_host_up_needs_no_torch_and_gives_the_same_id():
 
 
 def test_calibration_networks_are_seeded_varied_and_not_registered_models():
-    from archlib.hardware import calnets
+    from archlib.hardware.latency import calnets
 
     nets = calnets.nets(12, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS)
     again = calnets.nets(12, fits=lambda a: a.totals()["macs"] <= calibrate.NET_MAX_MACS)
@@ -259,7 +260,7 @@ def test_calibration_networks_are_seeded_varied_and_not_registered_models():
 
 
 def test_the_fit_is_checked_on_networks_it_never_saw():
-    from archlib.hardware import calnets
+    from archlib.hardware.latency import calnets
     from tests.latency_support import synthetic_model
 
     m = synthetic_model()

@@ -16,7 +16,8 @@ from archlib.core.cost import KINDS, OpCost, register_kind
 from archlib.core.ir import IRBuilder
 from archlib.core.roofline import BOUNDS
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, calplan, latmodel, predict, store
+from archlib.hardware import store
+from archlib.hardware.latency import calibrate, calplan, latmodel, predict
 from tests.latency_support import synthetic_model
 
 LAYER_KEYS = {"name", "op", "class", "predicted_ms", "overhead_ms", "bound", "flops", "bytes", "intensity"}

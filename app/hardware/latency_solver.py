@@ -11,7 +11,7 @@ from app.hardware import model as hwmodel
 from app.scaling import lab
 from app.ui import state, widgets
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, predict
+from archlib.hardware.latency import calibrate, predict
 
 VERIFY = "scaling.verify"
 

@@ -22,9 +22,10 @@ import archlib
 from app.ui import state, widgets
 from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
-from archlib.hardware import calibrate, measure, predict
+from archlib.hardware import measure
 from archlib.hardware import store as mstore
-from archlib.hardware.latmodel import LatencyModel
+from archlib.hardware.latency import calibrate, predict
+from archlib.hardware.latency.latmodel import LatencyModel
 
 PAGE = "hardware"
 #: the calibration's own session keys; "_" keeps them apart from every widget key (a widget key cannot be
@@ -190,7 +191,7 @@ def latency_metric(box: Any, model: str, items: tuple[tuple[str, Any], ...]) -> 
     if p is None:
         box.metric("Latency", "—", delta="not calibrated", delta_color="off", delta_arrow="off", border=True,
                    help=f"No latency model of this host for {calibrate.describe(cfg)} yet: calibrate it with the button "
-                        "further down (about 2.5 minutes, resumable) or on the Hardware page.")
+                        "further down (about 3 minutes, resumable) or on the Hardware page.")
         return
     ms = p["latency_ms"]
     box.metric("Latency", f"{ms:.3g} ms", delta="predicted here", delta_color="off", delta_arrow="off", border=True,

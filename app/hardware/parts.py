@@ -14,9 +14,10 @@ from app.hardware import model as hwmodel
 from app.ui import cache, widgets
 from archlib.core.roofline import totals, traffic
 from archlib.data import results
-from archlib.hardware import calibrate, measure, predict
 from archlib.hardware import host as hostinfo
-from archlib.hardware.latmodel import LatencyModel
+from archlib.hardware import measure
+from archlib.hardware.latency import calibrate, predict
+from archlib.hardware.latency.latmodel import LatencyModel
 from archlib.latency_cli import nets_line
 
 

@@ -137,7 +137,7 @@ def why_empty(pub: pd.DataFrame, shown: pd.DataFrame, view: Mapping[str, Any], *
                 "at a time with `python -m archlib measure MODEL`; the *Hosts* tab shows other hosts' measurements.")
     if axis == "predicted":
         return (f"None of the {n} results shown has a predicted latency: this host has no latency model for the "
-                "Hardware page's settings yet. Calibrate it there (about 2.5 minutes, resumable) to predict every "
+                "Hardware page's settings yet. Calibrate it there (about 3 minutes, resumable) to predict every "
                 "configuration archlib can build.")
     if axis == "latency":
         devs = sorted({d for r in RESULTS if f"r{r.row}" in set(shown["id"]) for d, _ in r.latencies()})

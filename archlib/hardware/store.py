@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     kind TEXT NOT NULL, host TEXT NOT NULL, result TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (host_id, model, config, settings, kind))
 """
-#: the latency model's tables (archlib.hardware.calibrate): resumable samples and fitted models, per host and
+#: the latency model's tables (archlib.hardware.latency.calibrate): resumable samples and fitted models, per host and
 #: settings; created where missing in a database of any version (older archlibs ignore them)
 _CALIBRATION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS calibration_samples (

@@ -4,7 +4,7 @@ Calibration times a seeded series of small random networks built from the blocks
 families use (inverted residuals with SE, basic and bottleneck residuals with group
 convolutions, ShuffleNet V2 units, transformer blocks with softmax or FAVOR+ attention) at
 random widths, depths and resolutions, and reports how well the fitted per-op model
-predicts them (archlib.hardware.calibrate.validate). They are not fitted on: a correction
+predicts them (archlib.hardware.latency.calibrate.validate). They are not fitted on: a correction
 per group of op classes learnt from them made the registered models worse here (their
 convolutions came out 15-20% too fast: these networks are small enough for their weights
 and activations to stay in the cache, which a registered model's do not). None is a

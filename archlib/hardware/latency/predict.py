@@ -13,8 +13,8 @@ from typing import Any
 import archlib
 from archlib.core.analysis import Analysis
 from archlib.core.roofline import bound, totals, traffic
-from archlib.hardware import calibrate
-from archlib.hardware.latmodel import LatencyModel, LayerPrediction, check_batch, predict_layers
+from archlib.hardware.latency import calibrate
+from archlib.hardware.latency.latmodel import LatencyModel, LayerPrediction, check_batch, predict_layers
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def predict_analysis(a: Analysis, model: LatencyModel, *, batch: int = 1) -> Pre
 
 def load_model(*, store: Any = None, **settings: Any) -> LatencyModel:
     """This host's latency model for `settings` (device, threads, dtype, backend, channels_last);
-    archlib.hardware.calibrate.NotCalibrated, saying how to calibrate, when there is none."""
+    archlib.hardware.latency.calibrate.NotCalibrated, saying how to calibrate, when there is none."""
     from archlib.hardware.store import Store
 
     return calibrate.load(store or Store(), **settings)

@@ -16,7 +16,7 @@ from typing import Any
 from archlib.core.ir import IRBuilder, Op
 from archlib.core.roofline import dtype_bytes
 from archlib.errors import ArchlibError
-from archlib.hardware.latmodel import features
+from archlib.hardware.latency.latmodel import features
 
 BLOCK_S = 0.008
 BLOCKS = 5

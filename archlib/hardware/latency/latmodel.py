@@ -9,9 +9,12 @@ meaningful features, each non-decreasing in every size of the op:
   oneDNN's blocked kernels spend a convolution on 3 or 8 channels;
 - `act_bytes`: input + output bytes; `w_bytes`: parameter and buffer bytes (read, and
   on the CPU reordered, every call);
+- `far_bytes`: the bytes of the tensors of FAR_BYTES and more, which stream from memory
+  rather than a cache (the fit otherwise learns a byte's cost from the many samples that
+  fit in the cache, and under-predicts a network's large early feature maps);
 - `scratch_bytes`: attention's score matrix (softmax) or random-feature maps (FAVOR+).
 A class's time is a non-negative combination of its features (µs), fitted by
-archlib.hardware.calibrate on micro-benchmarks of that class on this host; non-negative
+archlib.hardware.latency.calibrate on micro-benchmarks of that class on this host; non-negative
 weights on non-decreasing features make a larger op never predicted faster.
 The model's latency = the sum over ops + the framework's cost of running them as the
 built module does (a call per op and per name group, and one per forward).
@@ -37,11 +40,14 @@ VEC = 16
 #: tensors this large are allocated afresh by every call: glibc's malloc maps them (its largest mmap
 #: threshold, 32 MiB on 64-bit), and the pages fault in again on each first touch
 BIG_BYTES = 32 * 2 ** 20
+#: tensors this large stream from memory rather than a cache: four times the development host's per-core L2
+#: (1 MiB), an eighth of the 32 MiB L3 it shares with whatever else runs on the host
+FAR_BYTES = 4 * 2 ** 20
 #: batch x input elements up to which torch's CPU convolution takes its own im2col + GEMM path
 #: (aten/src/ATen/native/Convolution.cpp, use_mkldnn: "for some case, native is faster")
 GEMM_MAX_INPUT = 20480
-CONV_FEATURES = ("one", "flops", "flops_pad", "act_bytes", "w_bytes", "big_bytes")
-ELEMENTWISE_FEATURES = ("one", "act_bytes", "big_bytes")
+CONV_FEATURES = ("one", "flops", "flops_pad", "act_bytes", "w_bytes", "far_bytes", "big_bytes")
+ELEMENTWISE_FEATURES = ("one", "act_bytes", "far_bytes", "big_bytes")
 CONV_CLASSES = ("conv_dense", "conv_1x1", "conv_dw", "conv_group")
 ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu")
 #: the features of each class; a kind no class covers falls back to the roofline
@@ -55,7 +61,7 @@ CLASSES: dict[str, tuple[str, ...]] = {
     **{f"act_{fn}": ELEMENTWISE_FEATURES for fn in ACTIVATIONS},
     **{k: ELEMENTWISE_FEATURES for k in ("bn2d", "layernorm", "add", "mul", "softmax", "adaptive_avgpool2d", "concat",
                                          "channel_shuffle", "cls_token", "pos_embed")},
-    **{k: ("one", "act_bytes", "window_bytes", "big_bytes") for k in ("maxpool2d", "avgpool2d")},
+    **{k: ("one", "act_bytes", "window_bytes", "far_bytes", "big_bytes") for k in ("maxpool2d", "avgpool2d")},
     "view": ("one",),
 }
 #: rows up to which a linear layer is a matrix-vector product, bound by reading its weights
@@ -127,13 +133,17 @@ def _big(*sizes: int) -> float:
     return float(sum(b for b in sizes if b >= BIG_BYTES))
 
 
+def _far(*sizes: int) -> float:
+    return float(sum(b for b in sizes if b >= FAR_BYTES))
+
+
 def features(op: Op, batch: int = 1, dtype: str = "float32") -> dict[str, float]:
     """The values of every feature `op` has, for a pass of `batch` samples in `dtype`."""
     s, c = dtype_bytes(dtype), op_cost(op)
     ins = [math.prod(shape) * batch * s for shape in op.in_shapes]
     out = math.prod(op.out_shape) * batch * s
     f = {"one": 1.0, "flops": 2.0 * c.macs * batch, "act_bytes": float(sum(ins) + out),
-         "w_bytes": float((c.params + c.buffers) * s), "big_bytes": _big(*ins, out)}
+         "w_bytes": float((c.params + c.buffers) * s), "far_bytes": _far(*ins, out), "big_bytes": _big(*ins, out)}
     if op.kind == "conv2d":
         f["flops_pad"] = float(_flops_pad(op, batch))
     elif op.kind in ("attention", "favor"):

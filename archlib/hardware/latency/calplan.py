@@ -27,7 +27,7 @@ from typing import Any
 from archlib.core.attention import default_features, favor_attention, softmax_attention
 from archlib.core.cost import op_cost
 from archlib.core.ir import Attrs, IRBuilder, Op
-from archlib.hardware.latmodel import CLASSES, GEMM_MAX_INPUT
+from archlib.hardware.latency.latmodel import CLASSES, GEMM_MAX_INPUT
 
 PLAN_VERSION = 3
 
@@ -101,30 +101,35 @@ def _conv_1x1(r: random.Random) -> Op:
         cin = _ch(r, 8, 3840)
         cout = min(3840, max(8, int(cin * r.choice((0.25, 0.0625, 4.0, 16.0)))))
         return _conv(cin, 1, cout, 1, bias=True)
-    if r.random() < BIG_SHARE / 2:  # an expansion or projection on a large map (EfficientNet's first stages)
-        cin, side, _ = _big_chw(r)
-        cin = max(8, min(cin, 96))
-        return _conv(cin, side, _ch(r, 96, 384), 1)
+    if r.random() < BIG_SHARE / 2:  # an expansion on a large map (EfficientNet-B6/B7's first stages: 32 -> 192)
+        cin = _ch(r, 16, 48)
+        cout = _ch(r, 96, 240)
+        side = max(1, min(600, int(round(math.sqrt(_logu(r, BIG_ELEMS[0], BIG_ELEMS[1]) / cout)))))
+        return _conv(cin, side, cout, 1)
     cin, cout = _ch(r, 8, 2048), _ch(r, 8, 2048)
     s = 2 if r.random() < 0.25 else 1
     return _conv(cin, _side(_logu(r, 1e5, 1.2e9) * s * s, 2 * cin * cout, 1, 224), cout, 1, stride=s)
 
 
+#: elements of a large feature map: from just past the mmap threshold (32 MiB in float32) to 1.3 x B7's largest
+BIG_ELEMS = (8.5e6, 2.2e7)
+
+
 def _big_chw(r: random.Random) -> tuple[int, int, int]:
-    """A large feature map: 6M to 32M elements (24 to 128 MiB in float32, around and past the mmap threshold)."""
-    c = _ch(r, 32, 384)
-    side = max(1, min(600, int(round(math.sqrt(_logu(r, 6e6, 3.2e7) / c)))))
+    """A large feature map (BIG_ELEMS elements, 34 to 88 MiB in float32)."""
+    c = _ch(r, 32, 256)
+    side = max(1, min(600, int(round(math.sqrt(_logu(r, *BIG_ELEMS) / c)))))
     return c, side, side
 
 
 #: the share of elementwise, depthwise and 1x1 samples drawn on a large map (_big_chw)
-BIG_SHARE = 0.3
+BIG_SHARE = 0.15
 
 
 def _conv_dw(r: random.Random) -> Op:
-    if r.random() < BIG_SHARE:
+    if r.random() < BIG_SHARE / 2:  # a large map (EfficientNet-B6/B7's first stages); 1-3 s each to time
         c, side, _ = _big_chw(r)
-        return _conv(c, side, c, r.choice((3, 3, 5)), stride=2 if r.random() < 0.3 else 1, groups=c)
+        return _conv(c, side, c, r.choice((3, 3, 3, 5)), stride=2 if r.random() < 0.3 else 1, groups=c)
     c = _ch(r, 8, 2048)
     k = r.choice((3, 3, 3, 5, 5, 7))
     s = 2 if r.random() < 0.25 else 1

@@ -25,10 +25,11 @@ from typing import Any
 
 from archlib.core.knobs import Knob
 from archlib.errors import ArchlibError
-from archlib.hardware import allocator, calnets, calplan, measure, microbench
+from archlib.hardware import allocator, measure
 from archlib.hardware.gate import admit
 from archlib.hardware.host import HostLock, available_memory, host_id, host_info, identity
-from archlib.hardware.latmodel import (
+from archlib.hardware.latency import calnets, calplan, microbench
+from archlib.hardware.latency.latmodel import (
     CLASSES,
     MAIN_FEATURE,
     ClassFit,
@@ -40,7 +41,7 @@ from archlib.hardware.latmodel import (
 
 #: the settings a latency model is fitted for (batch is a feature, not a key)
 MODEL_SETTINGS = ("device", "threads", "dtype", "backend", "channels_last")
-DEFAULT_BUDGET_S = 150.0
+DEFAULT_BUDGET_S = 180.0
 BUDGET_RANGE = (2.0, 3600.0)
 #: the time budget as a knob: its text (the CLI's --budget-s) is parsed by Knob.parse_text (ASCII digits)
 BUDGET = Knob("budget_s", "float", DEFAULT_BUDGET_S, "seconds spent measuring", lo=BUDGET_RANGE[0],
@@ -48,7 +49,7 @@ BUDGET = Knob("budget_s", "float", DEFAULT_BUDGET_S, "seconds spent measuring", 
 #: a sample whose relative residual exceeds this (after a first fit) is dropped as disturbed
 OUTLIER = 0.6
 FOLDS = 5
-#: calibration networks (archlib.hardware.calnets), timed whole to check the fit, one after every NET_EVERY ops
+#: calibration networks (archlib.hardware.latency.calnets), timed whole to check the fit, one after every NET_EVERY ops
 NETS, NET_EVERY = 40, 14
 #: a calibration network does at most this many MACs (a few milliseconds a pass)
 NET_MAX_MACS = 4e8
