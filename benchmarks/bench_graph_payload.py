@@ -104,16 +104,16 @@ def measure(compress: bool) -> None:
 
 
 def svg_sizes() -> None:
-    """What the component is given: the live SVG of a few graphs, and its gzip size."""
+    """What the component is given: the page form of the SVG of a few graphs, and its gzip size."""
     import gzip
 
     import archlib
-    from app.ui.graph.component import live_svg
     from archlib.views.blockgraph import collapse, op_graph, render_svg
+    from archlib.views.graphsvg import for_page
 
     for model, level in (("efficientnet_b0", "block"), ("efficientnet_b7", "block"), ("efficientnet_b7", "op")):
         g = op_graph(archlib.analyze(model))
-        svg = live_svg(render_svg(g if level == "op" else collapse(g, level))).encode()
+        svg = for_page(render_svg(g if level == "op" else collapse(g, level))).encode()
         print(f"{model} {level}: {len(g if level == 'op' else collapse(g, level))} boxes, live SVG "
               f"{len(svg) / 1e6:.3f} MB ({len(gzip.compress(svg)) / 1e6:.3f} MB gzipped)")
 

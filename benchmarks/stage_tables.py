@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import archlib
 from archlib.core import registry
-from archlib.views.crosscheck import compare, flopcounter_macs, prefix_sums
+from archlib.views.crosscheck import CrossCheck, flopcounter_macs
 from archlib.views.torchmodel import build_module
 
 
@@ -102,8 +102,8 @@ def module_mismatches(a) -> list[str]:
         bad.append("params")
     if sum(b.numel() for b in m.buffers()) != t["buffers"]:
         bad.append("buffers")
-    ours = prefix_sums({r.name: r.cost.macs for r in a.rows})
-    bad += [f"MACs of {r['module'] or 'the model'}" for r in compare(ours, flopcounter_macs(a.ir)) if r["diff"]][:3]
+    check = CrossCheck.of(a, flopcounter_macs(a.ir), {})  # FlopCounterMode's MACs per module, fvcore not taken
+    bad += [f"MACs of {m or 'the model'}" for m in check.flopcounter_mismatches][:3]
     return bad
 
 
