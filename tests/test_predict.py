@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import archlib
 from archlib.cli import main
 from archlib.core.analysis import Analysis
-from archlib.core.cost import KINDS, OpCost, register_kind
+from archlib.core.cost import KINDS, OpCost, op_cost, register_kind
 from archlib.core.ir import IRBuilder
 from archlib.core.roofline import BOUNDS
 from archlib.errors import ArchlibError
@@ -195,3 +195,33 @@ def test_cli_calibrate_budget_takes_ascii_digits_only(tmp_path, monkeypatch, cap
     assert main(["calibrate", "--budget-s", text]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: budget_s={text!r} is not allowed") and "[2, 3600]" in err[0]
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_a_gpu_pass_is_the_longer_of_its_launches_and_its_kernels(batch):
+    """On a GPU the CPU launches kernels ahead of the GPU: the pass is the longer of the two sums, and the
+    layers still sum to the latency (with the framework's part when the launches are longer)."""
+    import dataclasses
+
+    from tests.latency_support import synthetic_model
+
+    cpu = synthetic_model()
+    gpu = dataclasses.replace(cpu, settings={**cpu.settings, "device": "cuda"})
+    a = archlib.analyze("resnet50")
+    summed = predict.predict_analysis(a, cpu, batch=batch)
+    launches = sum(lp.overhead_ms for lp in summed.layers) + summed.framework_ms
+    kernels = sum(lp.predicted_ms - lp.overhead_ms for lp in summed.layers)
+    p = predict.predict_analysis(a, gpu, batch=batch)
+    assert p.latency_ms == pytest.approx(max(launches, kernels)) and p.latency_ms < summed.latency_ms
+    assert p.latency_ms == pytest.approx(sum(lp.predicted_ms for lp in p.layers) + p.framework_ms)
+    assert (p.framework_ms == 0) == (kernels > launches)
+
+
+def test_a_gpu_plan_times_the_cpu_plan_s_ops_at_gpu_batches():
+    from archlib.hardware.latency import calplan
+
+    cpu, gpu = calplan.plan(), calplan.plan(device="cuda")
+    assert [s.op for s in cpu] == [s.op for s in gpu] and {s.batch for s in gpu} == set(calplan.GPU_BATCHES)
+    for s in gpu:
+        c = op_cost(s.op)
+        assert s.batch == 1 or (c.macs * s.batch <= 4e11 and c.out_elems * s.batch <= 2e8)

@@ -111,7 +111,7 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     budget_s, cfg = _check_budget(budget_s), model_settings(**given)
     store = store or Store()
     host, hid = this_host(cfg)
-    items = work(calplan.plan(seed=seed), seed=seed)
+    items = work(calplan.plan(seed=seed, device=cfg["device"]), seed=seed)
     started = time.perf_counter()
     with HostLock(store.lock_path, what="calibrating the latency model", timeout=lock_timeout, on_wait=on_wait):
         if fresh:

@@ -290,7 +290,17 @@ DRAW: dict[str, tuple[int, Callable[[random.Random], Op]]] = {
 }
 
 
-def _samples(cls: str, n: int, draw: Callable[[random.Random], Op], seed: int) -> list[Sample]:
+#: a GPU's batches: a batch of 1 leaves most of it idle, so its samples spread over the batches it is run at
+GPU_BATCHES = (1, 4, 16, 64)
+
+
+def _gpu_batch(r: random.Random, macs: int, out_elems: int) -> int:
+    """A batch for a GPU sample: drawn from GPU_BATCHES, the largest that keeps the op within bounds."""
+    want = r.choice(GPU_BATCHES)
+    return max(b for b in GPU_BATCHES if b == 1 or (b <= want and macs * b <= 4e11 and out_elems * b <= 2e8))
+
+
+def _samples(cls: str, n: int, draw: Callable[[random.Random], Op], seed: int, device: str = "cpu") -> list[Sample]:
     r = random.Random(f"{seed}/{cls}")
     out = []
     for j in range(n):
@@ -298,6 +308,8 @@ def _samples(cls: str, n: int, draw: Callable[[random.Random], Op], seed: int) -
         cost = op_cost(op)
         small = cost.macs < 1e8 and cost.out_elems < 2e6  # a batch of 8 must still take milliseconds, not seconds
         batch = r.choice((2, 4, 8)) if r.random() < 0.1 and small else 1
+        if device != "cpu":  # its own generator: the ops drawn are the CPU plan's
+            batch = _gpu_batch(random.Random(f"{seed}/{cls}/{j}/batch"), cost.macs, cost.out_elems)
         spec = json.dumps(op_json(op, batch), sort_keys=True)
         key = f"v{PLAN_VERSION}/{cls}/{j}/{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
         out.append(Sample(key, cls, op, batch))
@@ -309,10 +321,10 @@ def head_size() -> int:
     return sum(min(len(CLASSES[c]) + 2, n) for c, (n, _) in DRAW.items())
 
 
-def plan(*, seed: int = 0) -> list[Sample]:
+def plan(*, seed: int = 0, device: str = "cpu") -> list[Sample]:
     """The full calibration plan: first enough samples of every class to fit it, then the
-    rest interleaved in proportion to each class's share."""
-    per_class = {c: _samples(c, n, draw, seed) for c, (n, draw) in DRAW.items()}
+    rest interleaved in proportion to each class's share. On a GPU the same ops at GPU_BATCHES."""
+    per_class = {c: _samples(c, n, draw, seed, device) for c, (n, draw) in DRAW.items()}
     first = {c: len(CLASSES[c]) + 2 for c in per_class}
     head = [s for j in range(max(first.values())) for c, ss in per_class.items() if j < min(first[c], len(ss))
             for s in [ss[j]]]

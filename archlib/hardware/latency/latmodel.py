@@ -17,12 +17,14 @@ A class's time is a non-negative combination of its features (µs), fitted by
 archlib.hardware.latency.calibrate on micro-benchmarks of that class on this host; non-negative
 weights on non-decreasing features make a larger op never predicted faster.
 The model's latency = the sum over ops + the framework's cost of running them as the
-built module does (a call per op and per name group, and one per forward).
+built module does (a call per op and per name group, and one per forward); on a GPU, the
+longer of the launches and the kernels, which overlap (_overlapped).
 An op kind no class covers (one an importer registered) is estimated from the roofline
 of the measured peaks plus the median per-op overhead, and said so.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Mapping
@@ -262,7 +264,22 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
         out.append(LayerPrediction(row.name, row.op, cls, (us + per_op) / 1e3, (own + per_op) / 1e3, b, t.flops,
                                    t.bytes, t.intensity))
     rest = (model.harness["base_us"] + n_groups(a) * model.harness["per_group_us"]) / 1e3
+    if model.settings["device"] != "cpu":
+        return _overlapped(out, rest)
     return out, rest
+
+
+def _overlapped(layers: list[LayerPrediction], rest: float) -> tuple[list[LayerPrediction], float]:
+    """A GPU pass: the CPU launches kernels ahead of the GPU, so the pass takes the longer of the launches
+    (every op's per-call cost and the framework's) and the kernels (every op's time less its per-call cost,
+    which a micro-benchmark's back-to-back calls measure as the floor of a call). Each layer's predicted_ms
+    becomes its part of the longer one, so they still sum to the latency (with the framework's part when
+    the launches are longer)."""
+    launches = sum(lp.overhead_ms for lp in layers) + rest
+    kernels = sum(lp.predicted_ms - lp.overhead_ms for lp in layers)
+    if launches >= kernels:
+        return [dataclasses.replace(lp, predicted_ms=lp.overhead_ms) for lp in layers], rest
+    return [dataclasses.replace(lp, predicted_ms=lp.predicted_ms - lp.overhead_ms) for lp in layers], 0.0
 
 
 def check_batch(batch: Any) -> int:
