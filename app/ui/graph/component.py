@@ -59,6 +59,7 @@ def _js() -> str:
 # the page form of the SVG leaves its labels' font to the style sheet (archlib.views.graphsvg.PAGE_CSS)
 COMPONENT = st.components.v2.component(NAME, html=HTML, css=(HERE / "graph.css").read_text() + PAGE_CSS, js=_js())
 
+
 @functools.lru_cache(maxsize=64)  # graphs are shared and never changed (app.ui.cache.level_graph)
 def signature(g: nx.DiGraph, rankdir: str) -> str:
     """Equal for graphs of one structure (same nodes, edges, clusters): a kept zoom still fits."""
