@@ -45,6 +45,7 @@ def test_a_bad_table_in_a_link_is_named_and_the_own_table_used():
     view, messages = state.decode({"model": "efficientnet_b0", "stages": "t1k3s1c16n1-t6k4s2c24n2"})
     assert view.knobs["stages"] == B0
     assert len(messages) == 1 and "stages row 2, field k" in messages[0] and "[1, 11]" in messages[0]
+    assert messages[0].endswith("Using the default, the model's own table.")
     view, messages = state.decode({"model": "efficientnet_b0", "resolution": "32",
                                    "stages": "-".join(["t1k3s2c16n1"] * 6)})
     assert "would halve a 1x1 feature map" in messages[0] and view.knobs == archlib.config("efficientnet_b0")

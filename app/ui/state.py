@@ -111,7 +111,9 @@ def _parse(spec: Knob | TextParam, raw: str, messages: list[str], key: str = "")
         return True, clean(spec.parse_text(raw))
     except ArchlibError as e:
         where = f"{key}: " if key and key != spec.name else ""
-        messages.append(f"{where}{e} Using the default, {fmt(spec.default) or 'empty'}.")
+        # a text knob (a stage table) defaults to "": the table the model's other knobs give
+        own = "the model's own table" if getattr(spec, "kind", "") == "text" else "empty"
+        messages.append(f"{where}{e} Using the default, {fmt(spec.default) or own}.")
         return False, spec.default
 
 
