@@ -124,15 +124,44 @@ def test_the_allocator_is_pinned_once_per_process_whoever_asks(monkeypatch):
     assert "cannot be undone" in allocator.__doc__ and "rest of its life" in allocator.__doc__
 
 
-def test_cuda_timing_synchronises_every_timed_call(monkeypatch):
-    """The CUDA path, without a GPU: every call of the timed function ends with a synchronize."""
+def test_cuda_timing_synchronises_per_call_or_per_block(monkeypatch):
+    """The CUDA path, without a GPU: in "call" mode (an op's default) every call ends with a synchronize; in
+    "block" mode the warm-up calls do, then the timed calls run back to back and only each block ends with
+    one; the harness measures the synchronize's cost (taken out of each launch) in "call" mode only."""
     import torch
 
     calls, syncs = [], []
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: syncs.append(len(calls)))
-    secs = microbench.time_call(lambda: calls.append(1), {"device": "cuda", "threads": 1})
+    cfg = {"device": "cuda", "threads": 1}
+    assert microbench.CUDA_SYNC == "call"
+    secs = microbench.time_call(lambda: calls.append(1), cfg)
     assert secs > 0 and len(syncs) == len(calls) > microbench.BLOCKS
     assert syncs == list(range(1, len(calls) + 1)), "a synchronize after each call, before the next"
+
+    calls.clear(), syncs.clear()
+    secs = microbench.time_call(lambda: calls.append(1), cfg, sync="block")
+    gaps = [b - a for a, b in zip([0, *syncs], syncs)]  # calls between two synchronizes
+    warm = gaps.index(max(gaps))  # single synchronised calls choose the block size, then the blocks
+    assert secs > 0 and set(gaps[:warm]) == {1} and syncs[-1] == len(calls)
+    assert set(gaps[warm:]) == {max(gaps)} and max(gaps) > 1 and len(gaps[warm:]) >= microbench.BLOCKS
+    assert microbench.sync_us({"device": "cpu", "threads": 1}) == 0.0 and microbench.sync_us(cfg) > 0
+    monkeypatch.setattr(microbench, "CUDA_SYNC", "block")
+    assert microbench.sync_us(cfg) == 0.0
+
+
+def test_gpu_launches_leave_out_the_synchronize_a_calibration_timed():
+    """A pass on a GPU is the longer of launches and kernels; a calibration that synchronised every call
+    counted a synchronize in each op's per-call cost, which a network's launches do not pay."""
+    from archlib.hardware.latency.latmodel import LayerPrediction, _overlapped
+
+    layers = [LayerPrediction(f"l{i}", "conv2d", "conv_dense", 0.030, 0.020, "compute", 1, 1, 1.0) for i in range(10)]
+    out, rest = _overlapped(layers, 0.01)  # launches 0.21 ms > kernels 0.10 ms
+    assert rest == 0.01 and sum(lp.predicted_ms for lp in out) + rest == pytest.approx(0.21)
+    out, rest = _overlapped(layers, 0.01, sync_ms=0.005)  # launches 0.16 ms
+    assert sum(lp.predicted_ms for lp in out) + rest == pytest.approx(0.16)
+    assert all(lp.overhead_ms == lp.predicted_ms == pytest.approx(0.015) for lp in out)
+    out, rest = _overlapped(layers, 0.01, sync_ms=0.015)  # launches 0.06 ms < kernels 0.10 ms
+    assert rest == 0.0 and sum(lp.predicted_ms for lp in out) == pytest.approx(0.10)
 
 
 def test_compile_status_names_a_missing_compiler(monkeypatch):

@@ -265,20 +265,23 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
                                    t.bytes, t.intensity))
     rest = (model.harness["base_us"] + n_groups(a) * model.harness["per_group_us"]) / 1e3
     if model.settings["device"] != "cpu":
-        return _overlapped(out, rest)
+        return _overlapped(out, rest, model.harness.get("sync_us", 0.0) / 1e3)
     return out, rest
 
 
-def _overlapped(layers: list[LayerPrediction], rest: float) -> tuple[list[LayerPrediction], float]:
+def _overlapped(layers: list[LayerPrediction], rest: float, sync_ms: float = 0.0
+                ) -> tuple[list[LayerPrediction], float]:
     """A GPU pass: the CPU launches kernels ahead of the GPU, so the pass takes the longer of the launches
     (every op's per-call cost and the framework's) and the kernels (every op's time less its per-call cost,
-    which a micro-benchmark's back-to-back calls measure as the floor of a call). Each layer's predicted_ms
-    becomes its part of the longer one, so they still sum to the latency (with the framework's part when
-    the launches are longer)."""
-    launches = sum(lp.overhead_ms for lp in layers) + rest
+    which a micro-benchmark's back-to-back calls measure as the floor of a call). `sync_ms` is the
+    synchronize each op's timing counted, where a calibration synchronised every call (none by default):
+    a network's layers launch without one. Each layer's predicted_ms becomes its part of the longer one, so
+    they still sum to the latency (with the framework's part when the launches are longer)."""
+    launch = [max(0.0, lp.overhead_ms - sync_ms) for lp in layers]
+    launches = sum(launch) + rest
     kernels = sum(lp.predicted_ms - lp.overhead_ms for lp in layers)
     if launches >= kernels:
-        return [dataclasses.replace(lp, predicted_ms=lp.overhead_ms) for lp in layers], rest
+        return [dataclasses.replace(lp, predicted_ms=t, overhead_ms=t) for lp, t in zip(layers, launch)], rest
     return [dataclasses.replace(lp, predicted_ms=lp.predicted_ms - lp.overhead_ms) for lp in layers], 0.0
 
 

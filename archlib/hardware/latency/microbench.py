@@ -2,7 +2,14 @@
 
 Every timing is torch.utils.benchmark's Timer (thread count set by it) in blocks of about
 `BLOCK_S`, the median of `BLOCKS` blocks after a warm-up (oneDNN builds its kernels on a
-shape's first call); on CUDA each block ends with a synchronize. Ops are built by the same
+shape's first call). On CUDA an op's calls are each followed by a synchronize (CUDA_SYNC =
+"call"), so a call costs its launch, its kernel and the synchronize, which the harness
+measures on an empty queue (sync_us) and the prediction takes out of each layer's launch;
+"block" launches the calls back to back with one synchronize per block (a call then costs the
+longer of its launch and its kernel). On the lent H200, "call" predicted 18 models 9.6% off
+(median), "block" 12.3% (all too fast), and "call" with the synchronize left in 26.6%
+(benchmarks/gpu_latency_check_h200.log, run 4). A whole network is timed as a measurement
+times it, with a synchronize after every forward. Ops are built by the same
 leaf factories the model's modules are (archlib.views.torchmodel), so what is timed is
 what a model runs. torch is imported lazily.
 """
@@ -30,6 +37,8 @@ COLD_WEIGHTS = 64 * 2 ** 10
 MEMORY_SHARE = 0.25
 #: harness probes: this many do-nothing ops in a row
 HARNESS_OPS = 40
+#: how an op's CUDA timing synchronises (time_call): "call" (after every call) or "block" (back to back)
+CUDA_SYNC = "call"
 
 
 def _torch_dtype(name: str):
@@ -38,11 +47,14 @@ def _torch_dtype(name: str):
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
-def time_call(fn: Callable[[], Any], cfg: Mapping[str, Any]) -> float:
-    """Median seconds of one call of `fn` (warm-up, then BLOCKS blocks of about BLOCK_S)."""
+def time_call(fn: Callable[[], Any], cfg: Mapping[str, Any], *, sync: str | None = None) -> float:
+    """Median seconds of one call of `fn` (warm-up, then BLOCKS blocks of about BLOCK_S). On CUDA,
+    `sync` (CUDA_SYNC unless given) says where the synchronizes go: "block" (calls back to back, one
+    synchronize ending each block) or "call" (one after every call)."""
     from torch.utils import benchmark
 
-    if cfg["device"] == "cuda":
+    cuda = cfg["device"] == "cuda"
+    if cuda:
         import torch
 
         inner = fn
@@ -55,7 +67,24 @@ def time_call(fn: Callable[[], Any], cfg: Mapping[str, Any]) -> float:
     first = timer.timeit(1).median  # also the warm-up: kernels are chosen on the first call of a shape
     first = min(first, timer.timeit(1).median)
     number = max(1, int(BLOCK_S / max(first, 1e-7)))
+    if cuda and (sync or CUDA_SYNC) == "block":
+
+        def block() -> None:
+            for _ in range(number):
+                inner()
+            torch.cuda.synchronize()
+
+        blocks = benchmark.Timer(stmt="block()", globals={"block": block}, num_threads=cfg["threads"])
+        return statistics.median(blocks.timeit(1).median for _ in range(BLOCKS)) / number
     return statistics.median(timer.timeit(number).median for _ in range(BLOCKS))
+
+
+def sync_us(cfg: Mapping[str, Any]) -> float:
+    """µs a synchronize adds to each timed call of an op: that of an empty queue on CUDA in "call" mode
+    (the prediction takes it out of a layer's launch), else 0."""
+    if cfg["device"] != "cuda" or CUDA_SYNC != "call":
+        return 0.0
+    return 1e6 * time_call(lambda: None, cfg, sync="call")
 
 
 def op_inputs(op: Op, batch: int, cfg: Mapping[str, Any]) -> list[Any]:
@@ -177,7 +206,7 @@ def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
     m = build_module(a.ir).eval().to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
     x = torch.randn((1, *a.input_shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
     x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
-    return 1e6 * time_call(lambda: m(x), cfg)
+    return 1e6 * time_call(lambda: m(x), cfg, sync="call")
 
 
 # -- the host's peaks ---------------------------------------------------------------
@@ -254,11 +283,13 @@ def harness(cfg: Mapping[str, Any]) -> dict[str, float]:
     x = torch.randn(1, 16, 4, 4, device=cfg["device"])
     leaf = torch.nn.Dropout(0.0).eval()
     one, flat, grouped = _dropouts(1, False), _dropouts(HARNESS_OPS, False), _dropouts(HARNESS_OPS, True)
-    t = {k: 1e6 * time_call(lambda m=m: m(x), cfg) for k, m in
+    # no kernel runs: timed back to back, what is measured is the CPU's work (a synchronize after each
+    # call would be counted in `direct` and not in the ops between, and zero the per-op cost)
+    t = {k: 1e6 * time_call(lambda m=m: m(x), cfg, sync="block") for k, m in
          (("direct", leaf), ("one", one), ("flat", flat), ("grouped", grouped))}
     per_op = max(0.0, (t["flat"] - t["one"]) / (HARNESS_OPS - 1) - t["direct"])
     return {"base_us": max(0.0, t["one"] - t["direct"] - per_op), "per_op_us": per_op,
-            "per_group_us": max(0.0, (t["grouped"] - t["flat"]) / (2 * HARNESS_OPS))}
+            "per_group_us": max(0.0, (t["grouped"] - t["flat"]) / (2 * HARNESS_OPS)), "sync_us": sync_us(cfg)}
 
 
 def check_finite(name: str, value: float) -> float:
