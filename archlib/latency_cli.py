@@ -57,7 +57,9 @@ def format_model(m: LatencyModel) -> str:
              f"peaks: matmul {p['matmul_flops'] / 1e9:.1f} GFLOP/s · conv {p['conv_flops'] / 1e9:.1f} GFLOP/s · "
              f"copy {p['bandwidth'] / 1e9:.1f} GB/s; ridge point {m.peak_ops / m.bandwidth:.1f} FLOP/byte",
              f"framework: {m.harness['base_us']:.1f} µs per forward, {m.harness['per_op_us']:.2f} µs per op, "
-             f"{m.harness['per_group_us']:.2f} µs per module group",
+             f"{m.harness['per_group_us']:.2f} µs per module group"
+             + (f"; each op timing's synchronize, {sync:.1f} µs, is left out of its launch" if
+                (sync := m.harness.get("sync_us", 0.0)) else ""),
              nets_line(i),
              f"{'class':<20} {'samples':>7} {'CV error':>9} {'p90':>6}  per-call µs"]
     for name, c in sorted(m.classes.items()):

@@ -225,3 +225,26 @@ def test_a_gpu_plan_times_the_cpu_plan_s_ops_at_gpu_batches():
     for s in gpu:
         c = op_cost(s.op)
         assert s.batch == 1 or (c.macs * s.batch <= 4e11 and c.out_elems * s.batch <= 2e8)
+
+
+def test_a_gpu_model_leaves_its_timings_synchronize_out_of_every_launch():
+    """A CUDA calibration that synchronised after every op call stores that synchronize's cost (harness
+    sync_us): a batch-1 pass, bound by its launches, is predicted without it, and calibrate's summary says so."""
+    import dataclasses
+
+    from archlib.latency_cli import format_model
+    from tests.latency_support import synthetic_model
+
+    cpu = synthetic_model()
+    gpu = dataclasses.replace(cpu, settings={**cpu.settings, "device": "cuda"})
+    synced = dataclasses.replace(gpu, harness={**gpu.harness, "sync_us": 2.0})
+    a = archlib.analyze("lenet")  # small enough for the synthetic model's launches to outlast its kernels
+    kept, out = predict.predict_analysis(a, gpu), predict.predict_analysis(a, synced)
+    assert kept.framework_ms > 0, "the synthetic model's batch-1 pass is bound by its launches"
+    summed = predict.predict_analysis(a, cpu)
+    launches = sum(max(0.0, lp.overhead_ms - 2.0e-3) for lp in summed.layers) + summed.framework_ms
+    kernels = sum(lp.predicted_ms - lp.overhead_ms for lp in summed.layers)
+    assert out.latency_ms == pytest.approx(max(launches, kernels)) and out.latency_ms < kept.latency_ms
+    assert out.latency_ms == pytest.approx(sum(lp.predicted_ms for lp in out.layers) + out.framework_ms)
+    assert "synchronize, 2.0 µs, is left out" in format_model(synced)
+    assert "synchronize" not in format_model(gpu) and "synchronize" not in format_model(cpu)
