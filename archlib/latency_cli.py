@@ -60,11 +60,26 @@ def format_model(m: LatencyModel) -> str:
              f"{m.harness['per_group_us']:.2f} µs per module group"
              + (f"; each op timing's synchronize, {sync:.1f} µs, is left out of its launch" if
                 (sync := m.harness.get("sync_us", 0.0)) else ""),
+             factors_line(m),
              nets_line(i),
              f"{'class':<20} {'samples':>7} {'CV error':>9} {'p90':>6}  per-call µs"]
     for name, c in sorted(m.classes.items()):
         lines.append(f"{name:<20} {c.samples:>7} {c.cv_error:>8.1%} {c.cv_p90:>6.0%}  {c.overhead_us():.1f}")
     return "\n".join(lines)
+
+
+def factors_line(m: LatencyModel) -> str:
+    """The network factors in words: fitted on how many catalogue networks, and how they changed its error."""
+    i = m.info
+    if "work_scale" not in m.harness:
+        why = ("a GPU's pass is the longer of its launches and its kernels instead" if m.settings["device"] != "cpu"
+               else f"{i.get('catalogue', 0)} catalogue networks timed, {calibrate.CATALOGUE_MIN} needed: "
+                    "calibrate again (it resumes)")
+        return f"network factors: none ({why})."
+    return (f"network factors, fitted on {i.get('catalogue')} registered networks at resolutions no default uses: "
+            f"work x{m.harness['work_scale']:.3f}, per-call costs x{m.harness['launch_scale']:.3f}"
+            + (" (clipped to the allowed range)" if i.get("catalogue_clipped") else "")
+            + f"; their median |error| {i.get('catalogue_error_before', 0):.1%} -> {i.get('catalogue_error_after', 0):.1%}")
 
 
 def nets_line(info: Mapping[str, Any]) -> str:

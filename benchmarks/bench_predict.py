@@ -3,8 +3,13 @@
 Every registered model at its defaults (smallest first), then configurations held out of
 the fit (seeded random resolutions, widths, depths and RegNet parameters), each predicted
 (archlib.hardware.latency.predict, nothing run) and then measured (archlib.hardware.measure, the
-project's method: median of torch.utils.benchmark's adaptive_autorange). The fit itself
-saw only synthetic single ops (archlib.hardware.latency.calplan), so every model here is unseen.
+project's method: median of torch.utils.benchmark's adaptive_autorange). The per-op fit saw
+only synthetic single ops (archlib.hardware.latency.calplan); its two network factors were
+fitted on 24 registered models timed whole at resolutions 8 more than a multiple of 32
+(archlib.hardware.latency.calnets.catalogue), which no configuration here uses (defaults;
+held-out resolutions are multiples of 32; an overlap would be dropped and said). The defaults'
+summary is also given apart for the architectures the factors saw (at another resolution) and
+the others.
 Nothing is skipped silently: a model the time budget or the measurement's bounds leave
 out is listed with the reason. The host is a shared VM whose neighbours come and go, so every
 configuration is measured in `--repeats` passes (minutes apart) and keeps its least disturbed
@@ -34,8 +39,9 @@ import archlib
 from archlib.errors import ArchlibError
 from archlib.hardware import measure
 from archlib.hardware.host import host_info
-from archlib.hardware.latency import calibrate, predict
+from archlib.hardware.latency import calibrate, calnets, predict
 from archlib.hardware.store import Store
+from archlib.latency_cli import factors_line
 
 #: seconds of timed runs per measurement (after the warm-up)
 MIN_RUN_TIME = 1.0
@@ -130,7 +136,31 @@ def twins(rows: list[dict[str, Any]]) -> list[tuple[str, str, float]]:
     return out
 
 
-def report(rows: list[dict[str, Any]], title: str) -> None:
+def structure(name: str) -> tuple[Any, ...]:
+    """A registered model's network at one resolution, names aside (twins share it)."""
+    try:
+        a = archlib.analyze(name, resolution=136)
+    except (ArchlibError, TypeError):
+        return (name,)
+    return tuple((x.op, x.in_shape, x.out_shape, x.cost.params) for x in a.rows)
+
+
+def catalogue_seen(model: Any) -> set[str]:
+    """Registered models whose architecture (under any name) the model's network factors were fitted on."""
+    names = [c.name for c in calnets.catalogue(model.info.get("catalogue") or 0)] if "work_scale" in model.harness \
+        else []
+    keys = {structure(n) for n in names}
+    return {m for m in archlib.list_models() if structure(m) in keys} if keys else set()
+
+
+def summary(done: list[dict[str, Any]]) -> str:
+    errs = [abs(r["error"]) for r in done]
+    return (f"within ±10%: {sum(e <= 0.1 for e in errs) / len(errs):.0%} · within ±20%: "
+            f"{sum(e <= 0.2 for e in errs) / len(errs):.0%} · median |error| {statistics.median(errs):.1%} · "
+            f"mean error {statistics.mean(r['error'] for r in done):+.1%}")
+
+
+def report(rows: list[dict[str, Any]], title: str, seen: set[str] = frozenset()) -> None:
     done = [r for r in rows if "error" in r]
     print(f"\n## {title}: {len(done)} measured, {len(rows) - len(done)} skipped")
     print(f"{'model':<26} {'knobs':<34} {'MACs':>8} {'pred ms':>9} {'meas ms':>9} {'IQR':>7} {'error':>7}")
@@ -144,10 +174,13 @@ def report(rows: list[dict[str, Any]], title: str) -> None:
                   f"{r['skipped']}")
     if not done:
         return
-    errs = [abs(r["error"]) for r in done]
-    within = {t: sum(e <= t for e in errs) / len(errs) for t in (0.1, 0.2)}
-    print(f"within ±10%: {within[0.1]:.0%} · within ±20%: {within[0.2]:.0%} · median |error| "
-          f"{statistics.median(errs):.1%} · mean error {statistics.mean(r['error'] for r in done):+.1%}")
+    print(summary(done))
+    if seen:
+        for label, part in (("architectures the network factors saw at another resolution", True),
+                            ("the other architectures", False)):
+            some = [r for r in done if (r["model"] in seen) == part]
+            if some:
+                print(f"  {len(some)} {label}: {summary(some)}")
     worst = sorted(done, key=lambda r: -abs(r["error"]))[:5]
     print("worst: " + "; ".join(f"{r['model']} {r['knobs'] or ''} {r['error']:+.0%}" for r in worst))
     spreads = [r["spread"] for r in done if "spread" in r]
@@ -182,15 +215,21 @@ def main() -> int:
         t0 = time.perf_counter()
         model = calibrate.calibrate(budget_s=args.calibrate_budget, store=store, threads=args.threads)
         print(f"calibrated in {time.perf_counter() - t0:.0f} s ({model.info['samples']} samples)")
+    print(factors_line(model))
     names = args.models.split(",") if args.models else archlib.list_models()
     names.sort(key=lambda n: archlib.analyze(n).totals()["macs"])
     deadline = time.perf_counter() + args.budget_s
-    configs = [(n, {}) for n in names] + held_out(args.held_out)
+    timed = {(c.name, c.resolution) for c in calnets.catalogue(calibrate.CATALOGUE)}
+    others = held_out(args.held_out)
+    kept = [(n, k) for n, k in others if set(k) - {"resolution"} or (n, k.get("resolution")) not in timed]
+    if len(kept) < len(others):
+        print(f"dropped {len(others) - len(kept)} held-out configuration(s) the calibration timed")
+    configs = [(n, {}) for n in names] + kept
     passes = [[run_one(n, k, model, args.threads, deadline - time.perf_counter(), store) for n, k in configs]
               for _ in range(max(1, args.repeats))]
     rows = [least_disturbed([p[i] for p in passes]) for i in range(len(configs))]
     defaults, others = rows[:len(names)], rows[len(names):]
-    report(defaults, f"every registered model at its defaults ({args.threads} thread(s))")
+    report(defaults, f"every registered model at its defaults ({args.threads} thread(s))", catalogue_seen(model))
     report(others, "configurations held out of the fit")
     times = [r["predict_ms"] for r in defaults + others]
     print(f"\nprediction time per model: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; "

@@ -363,3 +363,80 @@ def test_a_latency_measurement_gives_torch_its_thread_count_back():
     torch.set_num_threads(threads)
     t = measure.measure_latency("lenet", threads=1, min_run_time=0.05, max_seconds=30)
     assert t.threads == 1 and torch.get_num_threads() == threads
+
+
+def test_catalogue_networks_are_registered_models_at_sides_no_default_or_held_out_configuration_uses():
+    from archlib.hardware.latency import calnets
+
+    cat = calnets.catalogue(calibrate.CATALOGUE)
+    assert [c.key for c in cat] == [c.key for c in calnets.catalogue(calibrate.CATALOGUE)], "seeded"
+    assert len(cat) == calibrate.CATALOGUE and len({c.name for c in cat}) == len(cat)
+    assert len({archlib.get_model(c.name).family.name for c in cat}) >= 10, "spread over the families"
+    for c in cat:
+        default = archlib.config(c.name)["resolution"]
+        assert c.resolution in calnets.CATALOGUE_SIDES and c.resolution != default and c.resolution % 32 == 8
+        assert c.analysis.totals()["macs"] <= calnets.CATALOGUE_MAX_MACS
+        assert c.analysis.rows == archlib.analyze(c.name, resolution=c.resolution).rows
+
+
+def test_a_cpu_calibration_times_catalogue_networks_and_a_gpu_one_does_not():
+    from archlib.hardware.latency import calnets
+
+    cpu = calibrate.work(calplan.plan(), device="cpu")
+    gpu = calibrate.work(calplan.plan(device="cuda"), device="cuda")
+    assert sum(isinstance(s, calnets.CatalogueNet) for s in cpu) == calibrate.CATALOGUE
+    assert not any(isinstance(s, calnets.CatalogueNet) for s in gpu)
+    assert sum(isinstance(s, calnets.Net) for s in cpu) == sum(isinstance(s, calnets.Net) for s in gpu) == calibrate.NETS
+    assert len({s.key for s in cpu}) == len(cpu)
+
+
+def _timed(m, cat, ws: float, ls: float) -> list:
+    """Catalogue networks as if timed on a host where work runs `ws` and per-call costs `ls` times the ops' fits."""
+    out = []
+    for c in cat:
+        p = predict.predict_analysis(c.analysis, m)
+        launch = sum(lp.overhead_ms for lp in p.layers) + p.framework_ms
+        out.append((c.analysis, 1e3 * (ws * (p.latency_ms - launch) + ls * launch)))
+    return out
+
+
+def test_network_factors_are_recovered_and_scale_the_prediction_consistently():
+    from archlib.hardware.latency import calnets
+    from tests.latency_support import synthetic_model
+
+    m = synthetic_model()
+    cat = calnets.catalogue(calibrate.CATALOGUE)
+    got = calibrate.network_factors(m, _timed(m, cat, 0.9, 1.3))
+    assert got.harness["work_scale"] == pytest.approx(0.9, rel=1e-6)
+    assert got.harness["launch_scale"] == pytest.approx(1.3, rel=1e-6)
+    assert got.info["catalogue_error_after"] < 1e-6 < got.info["catalogue_error_before"]
+    assert not got.info["catalogue_clipped"]
+    a = archlib.analyze("regnetx_004", resolution=160)  # neither the catalogue's nor the factors' network
+    before, after = predict.predict_analysis(a, m), predict.predict_analysis(a, got)
+    launch = sum(lp.overhead_ms for lp in before.layers) + before.framework_ms
+    assert after.latency_ms == pytest.approx(0.9 * (before.latency_ms - launch) + 1.3 * launch)
+    assert after.latency_ms == pytest.approx(sum(lp.predicted_ms for lp in after.layers) + after.framework_ms)
+    assert after.framework_ms == pytest.approx(1.3 * before.framework_ms)
+    refit = calibrate.network_factors(got, _timed(m, cat, 0.9, 1.3))  # fitted on the unscaled ops, not twice
+    assert refit.harness["work_scale"] == pytest.approx(0.9, rel=1e-6)
+    assert got.to_json() == type(got).from_json(got.to_json()).to_json()
+
+
+def test_network_factors_need_enough_networks_a_cpu_and_stay_in_range():
+    import dataclasses
+
+    from archlib.hardware.latency import calnets
+    from archlib.latency_cli import factors_line
+    from tests.latency_support import synthetic_model
+
+    m = synthetic_model()
+    cat = calnets.catalogue(calibrate.CATALOGUE)
+    few = calibrate.network_factors(m, _timed(m, cat[:calibrate.CATALOGUE_MIN - 1], 0.9, 1.3))
+    assert few == m and "calibrate again" in factors_line(few)
+    gpu = dataclasses.replace(m, settings={**m.settings, "device": "cuda"})
+    assert calibrate.network_factors(gpu, _timed(m, cat, 0.9, 1.3)) == gpu and "GPU" in factors_line(gpu)
+    wild = calibrate.network_factors(m, _timed(m, cat, 5.0, 1.0))
+    assert wild.harness["work_scale"] == calibrate.FACTOR_RANGE[1] and wild.info["catalogue_clipped"]
+    assert "clipped" in factors_line(wild)
+    ok = calibrate.network_factors(m, _timed(m, cat, 0.95, 1.2))
+    assert "work x0.950, per-call costs x1.200" in factors_line(ok)

@@ -51,6 +51,10 @@ OUTLIER = 0.6
 FOLDS = 5
 #: calibration networks (archlib.hardware.latency.calnets), timed whole to check the fit, one after every NET_EVERY ops
 NETS, NET_EVERY = 40, 14
+#: catalogue networks (calnets.catalogue), timed whole on a CPU to fit the network factors; fewer timed: no factors
+CATALOGUE, CATALOGUE_MIN = 24, 8
+#: the network factors are kept within this range (a fit outside it is clipped, and says so in the model's info)
+FACTOR_RANGE = (0.5, 2.0)
 #: a calibration network does at most this many MACs (a few milliseconds a pass)
 NET_MAX_MACS = 4e8
 #: bytes the framework-overhead probes plan (models of do-nothing ops on a 16x4x4 input)
@@ -111,7 +115,7 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     budget_s, cfg = _check_budget(budget_s), model_settings(**given)
     store = store or Store()
     host, hid = this_host(cfg)
-    items = work(calplan.plan(seed=seed, device=cfg["device"]), seed=seed)
+    items = work(calplan.plan(seed=seed, device=cfg["device"]), seed=seed, device=cfg["device"])
     started = time.perf_counter()
     with HostLock(store.lock_path, what="calibrating the latency model", timeout=lock_timeout, on_wait=on_wait):
         if fresh:
@@ -122,6 +126,7 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     done = {s["sample"] for s in samples}
     info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(items),
             "nets": sum(s["class"] == "_net" for s in samples),
+            "catalogue": sum(s["class"] == "_catalogue" for s in samples),
             "plan_done": sum(s.key in done for s in items), "complete": all(s.key in done for s in items), "wall_s": round(time.perf_counter() - started, 2),
             "budget_s": budget_s, "created": time.time(), "plan_version": calplan.PLAN_VERSION}
     model = fit(samples, host=host, host_id=hid, settings=cfg, info=info)
@@ -129,12 +134,20 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     return model
 
 
-def work(plan: list[calplan.Sample], *, seed: int = 0) -> list[calplan.Sample | calnets.Net]:
+Item = calplan.Sample | calnets.Net | calnets.CatalogueNet
+
+
+def work(plan: list[calplan.Sample], *, seed: int = 0, device: str = "cpu") -> list[Item]:
     """What a calibration measures, in order: the plan's head (every class), then its rest with a
-    calibration network after every NET_EVERY ops."""
+    whole network after every NET_EVERY ops: calibration networks and, on a CPU, catalogue
+    networks, alternately."""
     head = calplan.head_size()
-    nets = calnets.nets(NETS, seed=seed, fits=lambda a: a.totals()["macs"] <= NET_MAX_MACS)
-    out: list[calplan.Sample | calnets.Net] = list(plan[:head])
+    checks = calnets.nets(NETS, seed=seed, fits=lambda a: a.totals()["macs"] <= NET_MAX_MACS)
+    cat = calnets.catalogue(CATALOGUE, seed=seed) if device == "cpu" else []
+    nets: list[calnets.Net | calnets.CatalogueNet] = []
+    for i in range(max(len(checks), len(cat))):
+        nets += checks[i:i + 1] + cat[i:i + 1]
+    out: list[Item] = list(plan[:head])
     for i, s in enumerate(plan[head:]):
         out.append(s)
         if i % NET_EVERY == NET_EVERY - 1 and nets:
@@ -160,7 +173,7 @@ def _admitted(cfg: Mapping[str, Any], need: int, *, timeout: float,
             torch.set_num_threads(before)
 
 
-def _measure(items: list[calplan.Sample | calnets.Net], store: Any, hid: str, cfg: dict[str, Any], started: float,
+def _measure(items: list[Item], store: Any, hid: str, cfg: dict[str, Any], started: float,
              budget_s: float, on_progress: Callable[[Progress], None] | None, should_stop: Callable[[], bool],
              slot: Callable[[int], contextlib.AbstractContextManager[None]]) -> None:
     """Time what the plan has not stored yet, each step admitted by `slot(planned bytes)`."""
@@ -200,9 +213,14 @@ def _measure(items: list[calplan.Sample | calnets.Net], store: Any, hid: str, cf
     report("the plan is complete")
 
 
-def _measure_one(s: calplan.Sample | calnets.Net, store: Any, hid: str, cfg: dict[str, Any], avail: int,
+def _measure_one(s: Item, store: Any, hid: str, cfg: dict[str, Any], avail: int,
                  slot: Callable[[int], contextlib.AbstractContextManager[None]]) -> str:
-    """Time one op or calibration network and store it; what was measured ("" when it would not fit)."""
+    """Time one op or network and store it; what was measured ("" when it would not fit)."""
+    if isinstance(s, calnets.CatalogueNet):
+        with slot(s.analysis.memory(batch=1, dtype="float32")["inference_total"]):
+            us = microbench.time_net(s.analysis, cfg)
+        store.put_sample(hid, cfg, s.key, "_catalogue", {"name": s.name, "resolution": s.resolution}, us)
+        return f"catalogue network {s.name} at {s.resolution} px ({len(s.analysis.rows)} ops): {us / 1e3:,.2f} ms"
     if isinstance(s, calnets.Net):
         with slot(s.analysis.memory(batch=1, dtype="float32")["inference_total"]):
             us = microbench.time_net(s.analysis, cfg)
@@ -288,9 +306,54 @@ def fit(samples: list[Mapping[str, Any]], *, host: dict[str, Any], host_id: str,
         raise NotCalibrated("the calibration has too few samples to fit any op class yet: run calibrate again "
                             "(it resumes) or give it a larger --budget-s.")
     model = LatencyModel(host, host_id, dict(settings), classes, harness, peaks, dict(info or {}))
+    model = network_factors(model, _catalogue(samples))
     nets = [(calnets.net(s["op"]["index"], seed=s["op"]["seed"]).analysis, s["value"]) for s in samples
             if s["class"] == "_net"]
     return dataclasses.replace(model, info=model.info | validate(model, nets))
+
+
+def _catalogue(samples: Iterable[Mapping[str, Any]]) -> list[tuple[Any, float]]:
+    """The timed catalogue networks as (analysis, µs); one no longer registered is left out."""
+    out = []
+    for s in samples:
+        if s["class"] == "_catalogue":
+            try:
+                out.append((calnets.catalogue_net(s["op"]["name"], s["op"]["resolution"]).analysis, s["value"]))
+            except ArchlibError:
+                continue
+    return out
+
+
+def network_factors(model: LatencyModel, timed: list[tuple[Any, float]]) -> LatencyModel:
+    """`model` with its two network factors fitted on whole catalogue networks (`timed`: analysis, µs):
+    `work_scale` multiplies what its ops' fits predict beyond their per-call costs, `launch_scale` the
+    per-call costs and the framework's (non-negative least squares on relative errors, like the classes).
+    On a CPU with at least CATALOGUE_MIN networks; otherwise both stay 1. The model's info records how
+    many networks, the factors and their median |error| before and after."""
+    if model.settings["device"] != "cpu" or len(timed) < CATALOGUE_MIN:
+        return model
+    base = dataclasses.replace(model, harness={k: v for k, v in model.harness.items()
+                                               if k not in ("work_scale", "launch_scale")})
+    rows, y = [], []
+    for a, us in timed:
+        layers, rest = predict_layers(base, a)
+        launch = sum(lp.overhead_ms for lp in layers) + rest
+        rows.append({"work": sum(lp.predicted_ms for lp in layers) - launch + rest, "launch": launch})
+        y.append(us / 1e3)
+    names = ("work", "launch")
+    fitted = _nnls(rows, y, names)
+    lo, hi = FACTOR_RANGE
+    w_scale, l_scale = (min(hi, max(lo, w)) for w in fitted)
+
+    def median_error(ws: float, ls: float) -> float:
+        errs = sorted(abs((ws * r["work"] + ls * r["launch"]) / t - 1) for r, t in zip(rows, y))
+        return errs[len(errs) // 2]
+
+    info = {"catalogue_work_scale": w_scale, "catalogue_launch_scale": l_scale,
+            "catalogue_clipped": [round(w, 4) for w in fitted] != [round(w_scale, 4), round(l_scale, 4)],
+            "catalogue_error_before": median_error(1.0, 1.0), "catalogue_error_after": median_error(w_scale, l_scale)}
+    return dataclasses.replace(base, harness=base.harness | {"work_scale": w_scale, "launch_scale": l_scale},
+                               info=base.info | info)
 
 
 def validate(model: LatencyModel, nets: list[tuple[Any, float]]) -> dict[str, float]:

@@ -1,14 +1,23 @@
-"""Random small networks that check a calibration: whole networks the per-op model never saw.
+"""Whole networks a calibration times: random small networks that check it, and catalogue
+networks that fit its two network-level factors.
 
-Calibration times a seeded series of small random networks built from the blocks the
-families use (inverted residuals with SE, basic and bottleneck residuals with group
+Calibration networks (`nets`): a seeded series of small random networks built from the blocks
+the families use (inverted residuals with SE, basic and bottleneck residuals with group
 convolutions, ShuffleNet V2 units, transformer blocks with softmax or FAVOR+ attention) at
-random widths, depths and resolutions, and reports how well the fitted per-op model
+random widths, depths and resolutions; calibration reports how well the fitted per-op model
 predicts them (archlib.hardware.latency.calibrate.validate). They are not fitted on: a correction
-per group of op classes learnt from them made the registered models worse here (their
-convolutions came out 15-20% too fast: these networks are small enough for their weights
-and activations to stay in the cache, which a registered model's do not). None is a
-registered model.
+learnt from them made the registered models worse here (their convolutions are small enough
+for weights and activations to stay in the cache, which a registered model's do not: fitted
+on them, a network's work came out 6.5% slower than its ops predict; in the registered models it
+is 5% faster).
+None is a registered model.
+
+Catalogue networks (`catalogue`): registered models at seeded resolutions that neither a
+registered model's default nor benchmarks/bench_predict.py's held-out configurations use
+(CATALOGUE_SIDES, 8 more than a multiple of 32), up to CATALOGUE_MAX_MACS. A CPU calibration
+times them whole and fits two factors on them (calibrate.network_factors): one for the ops'
+work and one for their per-call costs, which in a network differ from an op timed alone
+(the next op's code and data are not the ones a micro-benchmark's loop keeps warm).
 """
 from __future__ import annotations
 
@@ -16,13 +25,21 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import archlib
 from archlib.core import attention as att
 from archlib.core.analysis import Analysis
 from archlib.core.blocks import inverted_residual
 from archlib.core.ir import IRBuilder
+from archlib.errors import ArchlibError
 from archlib.families.vit import Block, encoder_block
 
 NET_VERSION = 1
+CATALOGUE_VERSION = 1
+#: catalogue networks' resolutions: 8 more than a multiple of 32, so no registered default and no held-out
+#: configuration of benchmarks/bench_predict.py (multiples of 32) is among them
+CATALOGUE_SIDES = (136, 168, 200, 232, 264)
+#: a catalogue network does at most this many MACs (tens of milliseconds a pass at one thread here)
+CATALOGUE_MAX_MACS = 1.5e9
 ACTS = ("relu", "relu6", "silu", "hardswish")
 
 
@@ -148,4 +165,48 @@ def nets(n: int, *, seed: int = 0, fits: Callable[[Analysis], bool] = lambda a: 
         j += 1
         if fits(candidate.analysis):
             out.append(candidate)
+    return out
+
+
+@dataclass(frozen=True)
+class CatalogueNet:
+    """A registered model at a resolution of CATALOGUE_SIDES, as an analysis."""
+
+    key: str
+    name: str
+    resolution: int
+    analysis: Analysis
+
+
+def catalogue_net(name: str, resolution: int) -> CatalogueNet:
+    """Registered model `name` at `resolution` (ArchlibError if it cannot be built there)."""
+    return CatalogueNet(f"cat{CATALOGUE_VERSION}/{name}/{resolution}", name, resolution,
+                        archlib.analyze(name, resolution=resolution))
+
+
+def catalogue(n: int, *, seed: int = 0, max_macs: float = CATALOGUE_MAX_MACS) -> list[CatalogueNet]:
+    """`n` seeded catalogue networks: distinct registered models, taken a family at a time (one of each
+    family in a seeded order, then a second of each, ...), each at a seeded side of CATALOGUE_SIDES, of
+    at most `max_macs`."""
+    r = random.Random(f"{seed}/catalogue")
+    by_family: dict[str, list[str]] = {}
+    for m in sorted(archlib.list_models()):
+        entry = archlib.get_model(m)
+        if any(k.name == "resolution" for k in entry.knobs):
+            by_family.setdefault(entry.family.name, []).append(m)
+    for names in by_family.values():
+        r.shuffle(names)
+    families = sorted(by_family)
+    r.shuffle(families)
+    rounds = max(map(len, by_family.values()), default=0)
+    out: list[CatalogueNet] = []
+    for name in (by_family[f][i] for i in range(rounds) for f in families if i < len(by_family[f])):
+        if len(out) == n:
+            break
+        try:
+            c = catalogue_net(name, r.choice(CATALOGUE_SIDES))
+        except ArchlibError:
+            continue
+        if c.analysis.totals()["macs"] <= max_macs:
+            out.append(c)
     return out

@@ -17,8 +17,10 @@ A class's time is a non-negative combination of its features (µs), fitted by
 archlib.hardware.latency.calibrate on micro-benchmarks of that class on this host; non-negative
 weights on non-decreasing features make a larger op never predicted faster.
 The model's latency = the sum over ops + the framework's cost of running them as the
-built module does (a call per op and per name group, and one per forward); on a GPU, the
-longer of the launches and the kernels, which overlap (_overlapped).
+built module does (a call per op and per name group, and one per forward); on a CPU with
+two network factors fitted on whole registered networks (the ops' work and their per-call
+costs scaled: archlib.hardware.latency.calibrate.network_factors); on a GPU, the longer of
+the launches and the kernels, which overlap (_overlapped).
 An op kind no class covers (one an importer registered) is estimated from the roofline
 of the measured peaks plus the median per-op overhead, and said so.
 """
@@ -182,7 +184,7 @@ class LatencyModel:
     host_id: str
     settings: dict[str, Any]  # device, threads, dtype, backend, channels_last
     classes: dict[str, ClassFit]
-    harness: dict[str, float]  # base_us, per_op_us, per_group_us
+    harness: dict[str, float]  # base_us, per_op_us, per_group_us, sync_us; work_scale, launch_scale (fitted)
     peaks: dict[str, float]  # matmul_flops, conv_flops, bandwidth (per second)
     info: dict[str, Any] = field(default_factory=dict)  # samples, wall_s, budget_s, complete, created, nets
 
@@ -249,6 +251,8 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
     """Per-layer predictions and the framework overhead not owned by any layer (ms)."""
     dtype = model.settings["dtype"]
     per_op = model.harness["per_op_us"]
+    # the network factors (calibrate.network_factors; 1 where none were fitted)
+    ws, ls = model.harness.get("work_scale", 1.0), model.harness.get("launch_scale", 1.0)
     out = []
     where = {k: model.settings[k] for k in ("threads", "device", "dtype")}
     for op, row in zip(a.ir.ops, a.rows):
@@ -261,9 +265,10 @@ def predict_layers(model: LatencyModel, a: Analysis, *, batch: int = 1) -> tuple
             cls, own = "roofline", model.fallback_overhead_us()
             us = own + 1e6 * max(t.ops / model.peak_ops, t.bytes / model.bandwidth)
         b = bound(t.intensity, model.peak_ops, model.bandwidth)
-        out.append(LayerPrediction(row.name, row.op, cls, (us + per_op) / 1e3, (own + per_op) / 1e3, b, t.flops,
+        call = ls * (own + per_op)
+        out.append(LayerPrediction(row.name, row.op, cls, (ws * (us - own) + call) / 1e3, call / 1e3, b, t.flops,
                                    t.bytes, t.intensity))
-    rest = (model.harness["base_us"] + n_groups(a) * model.harness["per_group_us"]) / 1e3
+    rest = ls * (model.harness["base_us"] + n_groups(a) * model.harness["per_group_us"]) / 1e3
     if model.settings["device"] != "cpu":
         return _overlapped(out, rest, model.harness.get("sync_us", 0.0) / 1e3)
     return out, rest
