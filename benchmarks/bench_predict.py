@@ -147,8 +147,7 @@ def structure(name: str) -> tuple[Any, ...]:
 
 def catalogue_seen(model: Any) -> set[str]:
     """Registered models whose architecture (under any name) the model's network factors were fitted on."""
-    names = [c.name for c in calnets.catalogue(model.info.get("catalogue") or 0)] if "work_scale" in model.harness \
-        else []
+    names = [n.rsplit("@", 1)[0] for n in model.info.get("catalogue_networks", [])]
     keys = {structure(n) for n in names}
     return {m for m in archlib.list_models() if structure(m) in keys} if keys else set()
 

@@ -319,6 +319,7 @@ def _fake_timings(monkeypatch) -> list[tuple[float, list, int]]:
     monkeypatch.setattr(microbench, "time_op",
                         lambda op, batch, cfg: note(1.0 + latmodel.features(op, batch)["flops"] * 1e-4))
     monkeypatch.setattr(microbench, "time_net", lambda a, cfg: note(10.0 + a.totals()["macs"] * 2e-4))
+    monkeypatch.setattr(microbench, "time_measured", lambda a, cfg: note(10.0 + a.totals()["macs"] * 2e-4))
     return seen
 
 
@@ -410,7 +411,8 @@ def test_network_factors_are_recovered_and_scale_the_prediction_consistently():
     assert got.harness["work_scale"] == pytest.approx(0.9, rel=1e-6)
     assert got.harness["launch_scale"] == pytest.approx(1.3, rel=1e-6)
     assert got.info["catalogue_error_after"] < 1e-6 < got.info["catalogue_error_before"]
-    assert not got.info["catalogue_clipped"]
+    assert not got.info["catalogue_clipped"] and len(got.info["catalogue_networks"]) == len(cat)
+    assert f"{cat[0].name}@{cat[0].resolution}" in got.info["catalogue_networks"]
     a = archlib.analyze("regnetx_004", resolution=160)  # neither the catalogue's nor the factors' network
     before, after = predict.predict_analysis(a, m), predict.predict_analysis(a, got)
     launch = sum(lp.overhead_ms for lp in before.layers) + before.framework_ms
@@ -440,3 +442,12 @@ def test_network_factors_need_enough_networks_a_cpu_and_stay_in_range():
     assert "clipped" in factors_line(wild)
     ok = calibrate.network_factors(m, _timed(m, cat, 0.95, 1.2))
     assert "work x0.950, per-call costs x1.200" in factors_line(ok)
+
+
+def test_catalogue_networks_are_timed_as_a_measurement_times_a_model():
+    """The network factors are fitted to what `measure` reports: a catalogue network is timed by the
+    measurement's own warm-up and adaptive_autorange (not time_net's two warm-up passes)."""
+    a = archlib.analyze("mobilenet_v3_small", resolution=136)
+    us = microbench.time_measured(a, calibrate.model_settings(threads=1))
+    ms = measure.measure_latency("mobilenet_v3_small", {"resolution": 136}, threads=1, min_run_time=0.3).median_ms
+    assert 0.5 < us / 1e3 / ms < 2.0

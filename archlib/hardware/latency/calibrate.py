@@ -126,7 +126,8 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     done = {s["sample"] for s in samples}
     info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(items),
             "nets": sum(s["class"] == "_net" for s in samples),
-            "catalogue": sum(s["class"] == "_catalogue" for s in samples),
+            "catalogue": sum(s["class"] == "_catalogue" and s["sample"].startswith(f"cat{calnets.CATALOGUE_VERSION}/")
+                             for s in samples),
             "plan_done": sum(s.key in done for s in items), "complete": all(s.key in done for s in items), "wall_s": round(time.perf_counter() - started, 2),
             "budget_s": budget_s, "created": time.time(), "plan_version": calplan.PLAN_VERSION}
     model = fit(samples, host=host, host_id=hid, settings=cfg, info=info)
@@ -218,7 +219,7 @@ def _measure_one(s: Item, store: Any, hid: str, cfg: dict[str, Any], avail: int,
     """Time one op or network and store it; what was measured ("" when it would not fit)."""
     if isinstance(s, calnets.CatalogueNet):
         with slot(s.analysis.memory(batch=1, dtype="float32")["inference_total"]):
-            us = microbench.time_net(s.analysis, cfg)
+            us = microbench.time_measured(s.analysis, cfg)
         store.put_sample(hid, cfg, s.key, "_catalogue", {"name": s.name, "resolution": s.resolution}, us)
         return f"catalogue network {s.name} at {s.resolution} px ({len(s.analysis.rows)} ops): {us / 1e3:,.2f} ms"
     if isinstance(s, calnets.Net):
@@ -313,10 +314,12 @@ def fit(samples: list[Mapping[str, Any]], *, host: dict[str, Any], host_id: str,
 
 
 def _catalogue(samples: Iterable[Mapping[str, Any]]) -> list[tuple[Any, float]]:
-    """The timed catalogue networks as (analysis, µs); one no longer registered is left out."""
+    """The timed catalogue networks as (analysis, µs): this version's (an older one was timed otherwise);
+    one no longer registered is left out."""
     out = []
+    prefix = f"cat{calnets.CATALOGUE_VERSION}/"
     for s in samples:
-        if s["class"] == "_catalogue":
+        if s["class"] == "_catalogue" and s["sample"].startswith(prefix):
             try:
                 out.append((calnets.catalogue_net(s["op"]["name"], s["op"]["resolution"]).analysis, s["value"]))
             except ArchlibError:
@@ -349,7 +352,8 @@ def network_factors(model: LatencyModel, timed: list[tuple[Any, float]]) -> Late
         errs = sorted(abs((ws * r["work"] + ls * r["launch"]) / t - 1) for r, t in zip(rows, y))
         return errs[len(errs) // 2]
 
-    info = {"catalogue_work_scale": w_scale, "catalogue_launch_scale": l_scale,
+    info = {"catalogue_networks": sorted(f"{a.model}@{a.config.get('resolution')}" for a, _ in timed),
+            "catalogue_work_scale": w_scale, "catalogue_launch_scale": l_scale,
             "catalogue_clipped": [round(w, 4) for w in fitted] != [round(w_scale, 4), round(l_scale, 4)],
             "catalogue_error_before": median_error(1.0, 1.0), "catalogue_error_after": median_error(w_scale, l_scale)}
     return dataclasses.replace(base, harness=base.harness | {"work_scale": w_scale, "launch_scale": l_scale},

@@ -37,6 +37,8 @@ COLD_WEIGHTS = 64 * 2 ** 10
 MEMORY_SHARE = 0.25
 #: harness probes: this many do-nothing ops in a row
 HARNESS_OPS = 40
+#: seconds of timed runs per catalogue network (time_measured), after the measurement's warm-up
+NET_RUN_S = 0.3
 #: how an op's CUDA timing synchronises (time_call): "call" (after every call) or "block" (back to back)
 CUDA_SYNC = "call"
 
@@ -207,6 +209,25 @@ def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
     x = torch.randn((1, *a.input_shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
     x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
     return 1e6 * time_call(lambda: m(x), cfg, sync="call")
+
+
+def time_measured(a: Any, cfg: Mapping[str, Any]) -> float:
+    """Median µs of one forward pass of analysis `a`'s built module timed as archlib.hardware.measure times
+    a model (its warm-up of at least 0.2 s, then adaptive_autorange for NET_RUN_S): the network factors are
+    fitted to what a measurement reports (two warm-up passes, as time_net gives, left catalogue networks
+    4-15% slower than their measurements here)."""
+    import torch
+
+    from archlib.hardware import measure
+    from archlib.views.torchmodel import build_module
+
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    m = build_module(a.ir).eval().to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
+    x = torch.randn((1, *a.input_shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
+    x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
+    mcfg = measure.settings(**{k: cfg[k] for k in ("device", "threads", "dtype", "channels_last")},
+                            min_run_time=NET_RUN_S)
+    return 1e3 * measure.time_forward(lambda: m(x), mcfg)
 
 
 # -- the host's peaks ---------------------------------------------------------------
