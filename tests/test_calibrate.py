@@ -385,7 +385,10 @@ def test_a_cpu_calibration_times_catalogue_networks_and_a_gpu_one_does_not():
 
     cpu = calibrate.work(calplan.plan(), device="cpu")
     gpu = calibrate.work(calplan.plan(device="cuda"), device="cuda")
-    assert sum(isinstance(s, calnets.CatalogueNet) for s in cpu) == calibrate.CATALOGUE
+    cat = [s for s in cpu if isinstance(s, calnets.CatalogueNet)]
+    n = calibrate.CATALOGUE
+    assert len(cat) == 2 * n and [c.timing for c in cat] == [1] * n + [2] * n, "every first timing, then the second"
+    assert [(c.name, c.resolution) for c in cat[:n]] == [(c.name, c.resolution) for c in cat[n:]]
     assert not any(isinstance(s, calnets.CatalogueNet) for s in gpu)
     assert sum(isinstance(s, calnets.Net) for s in cpu) == sum(isinstance(s, calnets.Net) for s in gpu) == calibrate.NETS
     assert len({s.key for s in cpu}) == len(cpu)
@@ -451,3 +454,17 @@ def test_catalogue_networks_are_timed_as_a_measurement_times_a_model():
     us = microbench.time_measured(a, calibrate.model_settings(threads=1))
     ms = measure.measure_latency("mobilenet_v3_small", {"resolution": 136}, threads=1, min_run_time=0.3).median_ms
     assert 0.5 < us / 1e3 / ms < 2.0
+
+
+def test_a_catalogue_network_keeps_the_faster_of_its_two_timings():
+    from archlib.hardware.latency import calnets
+
+    c = calnets.catalogue(1)[0]
+    first, second = c, calnets.again(c)
+    assert first.key != second.key and (first.timing, second.timing) == (1, 2)
+    old = calnets.CatalogueNet(f"cat{calnets.CATALOGUE_VERSION - 1}/{c.name}/{c.resolution}/1", c.name,
+                               c.resolution, c.analysis)
+    rows = [{"class": "_catalogue", "sample": n.key, "op": {"name": n.name, "resolution": n.resolution}, "value": v}
+            for n, v in ((first, 900.0), (second, 1200.0), (old, 100.0))]
+    (a, us), = calibrate._catalogue(rows)  # the older version's sample (timed otherwise) is not read
+    assert us == 900.0 and a.rows == c.analysis.rows

@@ -17,10 +17,12 @@ registered model's default nor benchmarks/bench_predict.py's held-out configurat
 (CATALOGUE_SIDES, 8 more than a multiple of 32), up to CATALOGUE_MAX_MACS. A CPU calibration
 times them whole and fits two factors on them (calibrate.network_factors): one for the ops'
 work and one for their per-call costs, which in a network differ from an op timed alone
-(the next op's code and data are not the ones a micro-benchmark's loop keeps warm).
+(the next op's code and data are not the ones a micro-benchmark's loop keeps warm). Each is
+timed twice, minutes apart, and the faster kept (the host's neighbours come and go).
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ from archlib.errors import ArchlibError
 from archlib.families.vit import Block, encoder_block
 
 NET_VERSION = 1
-CATALOGUE_VERSION = 3  # 2: timed as a measurement times a model (microbench.time_measured); 3: up to 3 GMACs
+CATALOGUE_VERSION = 4  # 2: timed as a measurement times a model; 3: up to 3 GMACs; 4: timed twice
 #: catalogue networks' resolutions: 8 more than a multiple of 32, so no registered default and no held-out
 #: configuration of benchmarks/bench_predict.py (multiples of 32) is among them
 CATALOGUE_SIDES = (136, 168, 200, 232, 264)
@@ -170,18 +172,25 @@ def nets(n: int, *, seed: int = 0, fits: Callable[[Analysis], bool] = lambda a: 
 
 @dataclass(frozen=True)
 class CatalogueNet:
-    """A registered model at a resolution of CATALOGUE_SIDES, as an analysis."""
+    """A registered model at a resolution of CATALOGUE_SIDES, as an analysis; `timing` 1 or 2 (each is
+    timed twice, minutes apart, and the faster timing kept: one disturbed by another process is slower)."""
 
     key: str
     name: str
     resolution: int
     analysis: Analysis
+    timing: int = 1
 
 
-def catalogue_net(name: str, resolution: int) -> CatalogueNet:
+def catalogue_net(name: str, resolution: int, timing: int = 1) -> CatalogueNet:
     """Registered model `name` at `resolution` (ArchlibError if it cannot be built there)."""
-    return CatalogueNet(f"cat{CATALOGUE_VERSION}/{name}/{resolution}", name, resolution,
-                        archlib.analyze(name, resolution=resolution))
+    return CatalogueNet(f"cat{CATALOGUE_VERSION}/{name}/{resolution}/{timing}", name, resolution,
+                        archlib.analyze(name, resolution=resolution), timing)
+
+
+def again(c: CatalogueNet) -> CatalogueNet:
+    """The second timing of catalogue network `c`."""
+    return dataclasses.replace(c, key=c.key.rsplit("/", 1)[0] + "/2", timing=2)
 
 
 def catalogue(n: int, *, seed: int = 0, max_macs: float = CATALOGUE_MAX_MACS) -> list[CatalogueNet]:
