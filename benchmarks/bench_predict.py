@@ -159,7 +159,21 @@ def summary(done: list[dict[str, Any]]) -> str:
             f"mean error {statistics.mean(r['error'] for r in done):+.1%}")
 
 
-def report(rows: list[dict[str, Any]], title: str, seen: set[str] = frozenset()) -> None:
+def without_factors(rows: list[dict[str, Any]], model: Any) -> list[dict[str, Any]]:
+    """The rows as the same calibration predicts them without its network factors (same measurements)."""
+    import dataclasses
+
+    base = dataclasses.replace(model, harness={k: v for k, v in model.harness.items()
+                                               if k not in ("work_scale", "launch_scale")})
+    out = []
+    for r in rows:
+        if "error" in r:
+            p = predict.predict_analysis(archlib.analyze(r["model"], **r["knobs"]), base).latency_ms
+            out.append(r | {"predicted_ms": p, "error": p / r["measured_ms"] - 1})
+    return out
+
+
+def report(rows: list[dict[str, Any]], title: str, seen: set[str] = frozenset(), model: Any = None) -> None:
     done = [r for r in rows if "error" in r]
     print(f"\n## {title}: {len(done)} measured, {len(rows) - len(done)} skipped")
     print(f"{'model':<26} {'knobs':<34} {'MACs':>8} {'pred ms':>9} {'meas ms':>9} {'IQR':>7} {'error':>7}")
@@ -174,6 +188,11 @@ def report(rows: list[dict[str, Any]], title: str, seen: set[str] = frozenset())
     if not done:
         return
     print(summary(done))
+    if model is not None and "work_scale" in model.harness:
+        plain = without_factors(done, model)
+        closer = sum(abs(r["error"]) < abs(p["error"]) for r, p in zip(done, plain))
+        print(f"  without the network factors (the same calibration and measurements): {summary(plain)}; "
+              f"the factors brought {closer} of {len(done)} closer")
     if seen:
         for label, part in (("architectures the network factors saw at another resolution", True),
                             ("the other architectures", False)):
@@ -228,8 +247,8 @@ def main() -> int:
               for _ in range(max(1, args.repeats))]
     rows = [least_disturbed([p[i] for p in passes]) for i in range(len(configs))]
     defaults, others = rows[:len(names)], rows[len(names):]
-    report(defaults, f"every registered model at its defaults ({args.threads} thread(s))", catalogue_seen(model))
-    report(others, "configurations held out of the fit")
+    report(defaults, f"every registered model at its defaults ({args.threads} thread(s))", catalogue_seen(model), model)
+    report(others, "configurations held out of the fit", model=model)
     times = [r["predict_ms"] for r in defaults + others]
     print(f"\nprediction time per model: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; "
           f"host load at end: {load()}")
