@@ -18,7 +18,7 @@ from archlib.hardware import host as hostinfo
 from archlib.hardware import measure
 from archlib.hardware.latency import calibrate, predict
 from archlib.hardware.latency.latmodel import LatencyModel
-from archlib.latency_cli import nets_line
+from archlib.latency_cli import factors_line, nets_line
 
 
 def host_header() -> None:
@@ -55,7 +55,7 @@ def status(m: LatencyModel | None) -> None:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.get("created", 0)))
     st.caption(f"Calibrated {when} with {calibrate.describe(cfg)}: {i.get('samples')} samples "
                f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s); "
-               f"{nets_line(i).rstrip('.')}.")
+               f"{nets_line(i).rstrip('.')}. {factors_line(m)[0].upper()}{factors_line(m)[1:].rstrip('.')}.")
     with st.expander("Calibrate again" + ("" if i.get("complete") else " (resumes the plan)"), icon=":material/speed:",
                      expanded=bool(st.session_state.get(hwmodel.RUNNING))):
         hwmodel.calibrate_panel(key="hardware.cal")

@@ -7,10 +7,9 @@ convolutions, ShuffleNet V2 units, transformer blocks with softmax or FAVOR+ att
 random widths, depths and resolutions; calibration reports how well the fitted per-op model
 predicts them (archlib.hardware.latency.calibrate.validate). They are not fitted on: a correction
 learnt from them made the registered models worse here (their convolutions are small enough
-for weights and activations to stay in the cache, which a registered model's do not: fitted
-on them, a network's work came out 6.5% slower than its ops predict; in the registered models it
-is 5% faster).
-None is a registered model.
+for weights and activations to stay in the cache, which a registered model's do not: fitted on
+them, the ops' work came out x1.065, where registered networks want x0.95-1.0). None is a
+registered model.
 
 Catalogue networks (`catalogue`): registered models at seeded resolutions that neither a
 registered model's default nor benchmarks/bench_predict.py's held-out configurations use
