@@ -214,8 +214,9 @@ def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
 def time_measured(a: Any, cfg: Mapping[str, Any]) -> float:
     """Median µs of one forward pass of analysis `a`'s built module timed as archlib.hardware.measure times
     a model (its warm-up of at least 0.2 s, then adaptive_autorange for NET_RUN_S): the network factors are
-    fitted to what a measurement reports (two warm-up passes, as time_net gives, left catalogue networks
-    4-15% slower than their measurements here)."""
+    fitted to what a measurement reports (with time_net's two warm-up passes, three catalogue networks came
+    out 4-15% slower than `measure` reported minutes later, on a host noisy enough for that to be noise too;
+    timing them the same way as a measurement removes the question)."""
     import torch
 
     from archlib.hardware import measure
