@@ -73,8 +73,7 @@ def factors_line(m: LatencyModel) -> str:
     i = m.info
     if "work_scale" not in m.harness:
         why = ("a GPU's pass is the longer of its launches and its kernels instead" if m.settings["device"] != "cpu"
-               else f"{i.get('catalogue', 0)} catalogue networks timed, {calibrate.CATALOGUE_MIN} needed: "
-                    "calibrate again (it resumes)")
+               else f"fewer than {calibrate.CATALOGUE_MIN} catalogue networks timed: calibrate again (it resumes)")
         return f"network factors: none ({why})."
     return (f"network factors, fitted on {i.get('catalogue')} registered networks at resolutions no default uses: "
             f"work x{m.harness['work_scale']:.3f}, per-call costs x{m.harness['launch_scale']:.3f}"

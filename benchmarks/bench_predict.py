@@ -39,7 +39,7 @@ import archlib
 from archlib.errors import ArchlibError
 from archlib.hardware import measure
 from archlib.hardware.host import host_info
-from archlib.hardware.latency import calibrate, calnets, predict
+from archlib.hardware.latency import calibrate, predict
 from archlib.hardware.store import Store
 from archlib.latency_cli import factors_line
 
@@ -161,10 +161,7 @@ def summary(done: list[dict[str, Any]]) -> str:
 
 def without_factors(rows: list[dict[str, Any]], model: Any) -> list[dict[str, Any]]:
     """The rows as the same calibration predicts them without its network factors (same measurements)."""
-    import dataclasses
-
-    base = dataclasses.replace(model, harness={k: v for k, v in model.harness.items()
-                                               if k not in ("work_scale", "launch_scale")})
+    base = model.without_factors()
     out = []
     for r in rows:
         if "error" in r:
@@ -237,9 +234,9 @@ def main() -> int:
     names = args.models.split(",") if args.models else archlib.list_models()
     names.sort(key=lambda n: archlib.analyze(n).totals()["macs"])
     deadline = time.perf_counter() + args.budget_s
-    timed = {(c.name, c.resolution) for c in calnets.catalogue(calibrate.CATALOGUE)}
+    timed = set(model.info.get("catalogue_networks", []))  # name@resolution, as the calibration fitted them
     others = held_out(args.held_out)
-    kept = [(n, k) for n, k in others if set(k) - {"resolution"} or (n, k.get("resolution")) not in timed]
+    kept = [(n, k) for n, k in others if set(k) - {"resolution"} or f"{n}@{k.get('resolution')}" not in timed]
     if len(kept) < len(others):
         print(f"dropped {len(others) - len(kept)} held-out configuration(s) the calibration timed")
     configs = [(n, {}) for n in names] + kept

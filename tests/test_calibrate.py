@@ -462,9 +462,8 @@ def test_a_catalogue_network_keeps_the_faster_of_its_two_timings():
     c = calnets.catalogue(1)[0]
     first, second = c, calnets.again(c)
     assert first.key != second.key and (first.timing, second.timing) == (1, 2)
-    old = calnets.CatalogueNet(f"cat{calnets.CATALOGUE_VERSION - 1}/{c.name}/{c.resolution}/1", c.name,
-                               c.resolution, c.analysis)
-    rows = [{"class": "_catalogue", "sample": n.key, "op": {"name": n.name, "resolution": n.resolution}, "value": v}
-            for n, v in ((first, 900.0), (second, 1200.0), (old, 100.0))]
+    old_key = f"cat{calnets.CATALOGUE_VERSION - 1}/{c.name}/{c.resolution}/1"
+    rows = [{"class": "_catalogue", "sample": k, "op": {"name": c.name, "resolution": c.resolution}, "value": v}
+            for k, v in ((first.key, 900.0), (second.key, 1200.0), (old_key, 100.0))]
     (a, us), = calibrate._catalogue(rows)  # the older version's sample (timed otherwise) is not read
     assert us == 900.0 and a.rows == c.analysis.rows

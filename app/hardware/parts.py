@@ -53,9 +53,10 @@ def status(m: LatencyModel | None) -> None:
         c[3].metric("Cache GB/s", f"{p['cache_bandwidth'] / 1e9:.1f}", border=True,
                     help="A 256 KiB copy (read + write), which stays in the L2 cache: the roof of cached data.")
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.get("created", 0)))
+    factors = factors_line(m).rstrip(".")
     st.caption(f"Calibrated {when} with {calibrate.describe(cfg)}: {i.get('samples')} samples "
                f"({i.get('plan_done', '?')} of the plan's {i.get('planned')}; its last run took {i.get('wall_s')} s); "
-               f"{nets_line(i).rstrip('.')}. {factors_line(m)[0].upper()}{factors_line(m)[1:].rstrip('.')}.")
+               f"{nets_line(i).rstrip('.')}. {factors[:1].upper()}{factors[1:]}.")
     with st.expander("Calibrate again" + ("" if i.get("complete") else " (resumes the plan)"), icon=":material/speed:",
                      expanded=bool(st.session_state.get(hwmodel.RUNNING))):
         hwmodel.calibrate_panel(key="hardware.cal")

@@ -126,8 +126,6 @@ def calibrate(*, budget_s: float = DEFAULT_BUDGET_S, store: Any = None, fresh: b
     done = {s["sample"] for s in samples}
     info = {"samples": sum(not s["class"].startswith("_") for s in samples), "planned": len(items),
             "nets": sum(s["class"] == "_net" for s in samples),
-            "catalogue": len({(s["op"]["name"], s["op"]["resolution"]) for s in samples if s["class"] == "_catalogue"
-                              and s["sample"].startswith(f"cat{calnets.CATALOGUE_VERSION}/")}),
             "plan_done": sum(s.key in done for s in items), "complete": all(s.key in done for s in items), "wall_s": round(time.perf_counter() - started, 2),
             "budget_s": budget_s, "created": time.time(), "plan_version": calplan.PLAN_VERSION}
     model = fit(samples, host=host, host_id=hid, settings=cfg, info=info)
@@ -320,9 +318,8 @@ def _catalogue(samples: Iterable[Mapping[str, Any]]) -> list[tuple[Any, float]]:
     """The timed catalogue networks as (analysis, µs), each the faster of its timings: this version's (an
     older one was timed otherwise); one no longer registered is left out."""
     best: dict[tuple[str, int], float] = {}
-    prefix = f"cat{calnets.CATALOGUE_VERSION}/"
     for s in samples:
-        if s["class"] == "_catalogue" and s["sample"].startswith(prefix):
+        if s["class"] == "_catalogue" and s["sample"].startswith(calnets.CATALOGUE_PREFIX):
             key = (s["op"]["name"], s["op"]["resolution"])
             best[key] = min(best.get(key, s["value"]), s["value"])
     out = []
@@ -338,12 +335,11 @@ def network_factors(model: LatencyModel, timed: list[tuple[Any, float]]) -> Late
     """`model` with its two network factors fitted on whole catalogue networks (`timed`: analysis, µs):
     `work_scale` multiplies what its ops' fits predict beyond their per-call costs, `launch_scale` the
     per-call costs and the framework's (non-negative least squares on relative errors, like the classes).
-    On a CPU with at least CATALOGUE_MIN networks; otherwise both stay 1. The model's info records how
-    many networks, the factors and their median |error| before and after."""
+    On a CPU with at least CATALOGUE_MIN networks; otherwise `model` as it is. The model's info records
+    how many networks and which, the factors and their median |error| before and after."""
     if model.settings["device"] != "cpu" or len(timed) < CATALOGUE_MIN:
         return model
-    base = dataclasses.replace(model, harness={k: v for k, v in model.harness.items()
-                                               if k not in ("work_scale", "launch_scale")})
+    base = model.without_factors()
     rows, y = [], []
     for a, us in timed:
         layers, rest = predict_layers(base, a)
@@ -359,9 +355,9 @@ def network_factors(model: LatencyModel, timed: list[tuple[Any, float]]) -> Late
         errs = sorted(abs((ws * r["work"] + ls * r["launch"]) / t - 1) for r, t in zip(rows, y))
         return errs[len(errs) // 2]
 
-    info = {"catalogue_networks": sorted(f"{a.model}@{a.config.get('resolution')}" for a, _ in timed),
+    info = {"catalogue": len(timed), "catalogue_networks": sorted(f"{a.model}@{a.config.get('resolution')}" for a, _ in timed),
             "catalogue_work_scale": w_scale, "catalogue_launch_scale": l_scale,
-            "catalogue_clipped": [round(w, 4) for w in fitted] != [round(w_scale, 4), round(l_scale, 4)],
+            "catalogue_clipped": any(not lo <= w <= hi for w in fitted),
             "catalogue_error_before": median_error(1.0, 1.0), "catalogue_error_after": median_error(w_scale, l_scale)}
     return dataclasses.replace(base, harness=base.harness | {"work_scale": w_scale, "launch_scale": l_scale},
                                info=base.info | info)

@@ -36,6 +36,7 @@ from archlib.families.vit import Block, encoder_block
 
 NET_VERSION = 1
 CATALOGUE_VERSION = 4  # 2: timed as a measurement times a model; 3: up to 3 GMACs; 4: timed twice
+CATALOGUE_PREFIX = f"cat{CATALOGUE_VERSION}/"
 #: catalogue networks' resolutions: 8 more than a multiple of 32, so no registered default and no held-out
 #: configuration of benchmarks/bench_predict.py (multiples of 32) is among them
 CATALOGUE_SIDES = (136, 168, 200, 232, 264)
@@ -174,22 +175,25 @@ class CatalogueNet:
     """A registered model at a resolution of CATALOGUE_SIDES, as an analysis; `timing` 1 or 2 (each is
     timed twice, minutes apart, and the faster timing kept: one disturbed by another process is slower)."""
 
-    key: str
     name: str
     resolution: int
     analysis: Analysis
     timing: int = 1
 
+    @property
+    def key(self) -> str:
+        """The stored sample's key (CATALOGUE_PREFIX: a version timed otherwise is not read)."""
+        return f"{CATALOGUE_PREFIX}{self.name}/{self.resolution}/{self.timing}"
 
-def catalogue_net(name: str, resolution: int, timing: int = 1) -> CatalogueNet:
+
+def catalogue_net(name: str, resolution: int) -> CatalogueNet:
     """Registered model `name` at `resolution` (ArchlibError if it cannot be built there)."""
-    return CatalogueNet(f"cat{CATALOGUE_VERSION}/{name}/{resolution}/{timing}", name, resolution,
-                        archlib.analyze(name, resolution=resolution), timing)
+    return CatalogueNet(name, resolution, archlib.analyze(name, resolution=resolution))
 
 
 def again(c: CatalogueNet) -> CatalogueNet:
     """The second timing of catalogue network `c`."""
-    return dataclasses.replace(c, key=c.key.rsplit("/", 1)[0] + "/2", timing=2)
+    return dataclasses.replace(c, timing=2)
 
 
 def catalogue(n: int, *, seed: int = 0, max_macs: float = CATALOGUE_MAX_MACS) -> list[CatalogueNet]:

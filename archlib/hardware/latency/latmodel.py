@@ -68,6 +68,8 @@ CLASSES: dict[str, tuple[str, ...]] = {
     **{k: ("one", "act_bytes", "window_bytes", "far_bytes", "big_bytes") for k in ("maxpool2d", "avgpool2d")},
     "view": ("one",),
 }
+#: the network factors a CPU calibration fits (keys of LatencyModel.harness; 1 where absent)
+FACTORS = ("work_scale", "launch_scale")
 #: rows up to which a linear layer is a matrix-vector product, bound by reading its weights
 GEMV_ROWS = 8
 #: a class short of samples borrows its sibling's fit (the same op on the other kernel path or shape)
@@ -208,6 +210,10 @@ class LatencyModel:
                                float(c["cv_error"]), float(c["cv_p90"])) for k, c in d["classes"].items()}
         return cls(dict(d["host"]), d["host_id"], dict(d["settings"]), classes, dict(d["harness"]),
                    dict(d["peaks"]), dict(d.get("info", {})))
+
+    def without_factors(self) -> LatencyModel:
+        """This model as its ops alone predict: without the network factors (calibrate.network_factors)."""
+        return dataclasses.replace(self, harness={k: v for k, v in self.harness.items() if k not in FACTORS})
 
     def covering(self, cls: str | None) -> str | None:
         """The fitted class that predicts ops of class `cls`: itself, else its sibling on the other

@@ -198,8 +198,8 @@ def time_cold(call: Callable[[], Any], warm: Callable[[], Any], cfg: Mapping[str
 
 
 
-def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
-    """Median µs of one forward pass of analysis `a`'s built module (a calibration network)."""
+def _forward(a: Any, cfg: Mapping[str, Any]) -> Callable[[], Any]:
+    """One forward pass of analysis `a`'s built module on a random input, as the settings say."""
     import torch
 
     from archlib.views.torchmodel import build_module
@@ -208,7 +208,12 @@ def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
     m = build_module(a.ir).eval().to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
     x = torch.randn((1, *a.input_shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
     x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
-    return 1e6 * time_call(lambda: m(x), cfg, sync="call")
+    return lambda: m(x)
+
+
+def time_net(a: Any, cfg: Mapping[str, Any]) -> float:
+    """Median µs of one forward pass of analysis `a`'s built module (a calibration network)."""
+    return 1e6 * time_call(_forward(a, cfg), cfg, sync="call")
 
 
 def time_measured(a: Any, cfg: Mapping[str, Any]) -> float:
@@ -217,18 +222,11 @@ def time_measured(a: Any, cfg: Mapping[str, Any]) -> float:
     fitted to what a measurement reports (with time_net's two warm-up passes, three catalogue networks came
     out 4-15% slower than `measure` reported minutes later, on a host noisy enough for that to be noise too;
     timing them the same way as a measurement removes the question)."""
-    import torch
-
     from archlib.hardware import measure
-    from archlib.views.torchmodel import build_module
 
-    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
-    m = build_module(a.ir).eval().to(device=cfg["device"], dtype=_torch_dtype(cfg["dtype"]), memory_format=fmt)
-    x = torch.randn((1, *a.input_shape), dtype=_torch_dtype(cfg["dtype"]), device=cfg["device"])
-    x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
     mcfg = measure.settings(**{k: cfg[k] for k in ("device", "threads", "dtype", "channels_last")},
                             min_run_time=NET_RUN_S)
-    return 1e3 * measure.time_forward(lambda: m(x), mcfg)
+    return 1e3 * measure.time_forward(_forward(a, cfg), mcfg)
 
 
 # -- the host's peaks ---------------------------------------------------------------
